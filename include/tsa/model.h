@@ -1,0 +1,269 @@
+/**
+ * @file model.h
+ * @brief Models: the registry of kinds and a model's life cycle.
+ *
+ * A model is created by kind name with parameters, fitted on a series, and
+ * then forecasts, scores and detects anomalies, saves and loads itself.
+ *
+ * Thread-safety: tsa_model_fit() needs the model exclusively. On a fitted
+ * model, tsa_model_forecast(), tsa_model_score(), tsa_model_detect(),
+ * tsa_model_save(), tsa_model_info_json() and the accessors take a
+ * <tt>const tsa_model *</tt>, write nothing into it and keep their scratch
+ * memory per call, so any number of threads may call them at once.
+ *
+ * Anomaly scores: every kind maps its raw score to a calibrated score in
+ * [0, 1], the probability that a normal point scores lower. A threshold of
+ * 0.95 flags points whose calibrated score exceeds 0.95, whatever the kind.
+ */
+#ifndef TSA_MODEL_H
+#define TSA_MODEL_H
+
+#include <tsa/common.h>
+#include <tsa/params.h>
+#include <tsa/series.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** @brief An opaque model. @since 0.1 */
+typedef struct tsa_model tsa_model;
+
+/** @brief Capability bits of a model kind. @since 0.1 */
+typedef enum tsa_capability {
+    TSA_CAP_FORECAST = 1u << 0,     /**< tsa_model_forecast() */
+    TSA_CAP_SCORE = 1u << 1,        /**< tsa_model_score(), tsa_model_detect() */
+    TSA_CAP_MULTIVARIATE = 1u << 2, /**< accepts n_features > 1 */
+    TSA_CAP_INTERVALS = 1u << 3     /**< forecasts carry prediction intervals */
+} tsa_capability;
+
+/* ---- registry of kinds ------------------------------------------------ */
+
+/** @brief The number of registered model kinds. @note Thread-safe. @since 0.1 */
+TSA_API size_t tsa_kind_count(void);
+
+/**
+ * @brief The name of the @p i-th kind (e.g. "multivariate"), NULL past the end.
+ * @note Thread-safe. @since 0.1
+ */
+TSA_API const char *tsa_kind_name(size_t i);
+
+/**
+ * @brief The capability bits (::tsa_capability) of @p kind, 0 if unknown.
+ * Aliases (e.g. "var" for "multivariate") are accepted.
+ * @note Thread-safe. @since 0.1
+ */
+TSA_API unsigned tsa_kind_capabilities(const char *kind);
+
+/**
+ * @brief Describes @p kind as JSON: name, description, capabilities and its
+ * parameters, each with type, default, bounds or allowed values and a
+ * description.
+ * @param[out] json a string to release with tsa_free().
+ * @return TSA_OK, TSA_EUNKNOWN_KIND, TSA_EINVAL or TSA_ENOMEM.
+ * @note Thread-safe. @since 0.1
+ */
+TSA_API tsa_status tsa_kind_info_json(const char *kind, char **json);
+
+/* ---- life cycle -------------------------------------------------------- */
+
+/**
+ * @brief Creates an unfitted model of @p kind.
+ * @param kind a name from tsa_kind_name() or an alias.
+ * @param params may be NULL (all defaults). Copied; checked against the
+ *        kind's table: unknown keys, wrong types and values out of range fail
+ *        with TSA_EPARAM naming the key.
+ * @param[out] out the new model; NULL on failure.
+ * @return TSA_OK, TSA_EINVAL, TSA_EUNKNOWN_KIND, TSA_EPARAM or TSA_ENOMEM.
+ * @since 0.1
+ */
+TSA_API tsa_status tsa_model_create(const char *kind, const tsa_params *params,
+                                    tsa_model **out);
+
+/** @brief Frees @p m. Accepts NULL. Needs @p m exclusively. @since 0.1 */
+TSA_API void tsa_model_free(tsa_model *m);
+
+/** @brief Progress of a fit, passed to ::tsa_progress_fn. @since 0.1 */
+typedef struct tsa_progress {
+    size_t size;        /**< sizeof(tsa_progress) of the library that filled it */
+    const char *stage;  /**< e.g. "order_selection", "epoch", "done" */
+    int64_t step;       /**< steps done (epochs for neural kinds) */
+    int64_t total;      /**< steps planned, or 0 if unknown */
+    double train_loss;  /**< NaN when not applicable */
+    double val_loss;    /**< NaN when not applicable */
+    double elapsed_s;   /**< seconds since the fit began */
+} tsa_progress;
+
+/**
+ * @brief Progress callback: return 0 to go on, non-zero to cancel the fit,
+ * which then returns TSA_ECANCELED.
+ * @since 0.1
+ */
+typedef int (*tsa_progress_fn)(const tsa_progress *progress, void *user);
+
+/**
+ * @brief Options of tsa_model_fit(). Initialise with tsa_fit_options_init();
+ * fields are only ever appended, and libtsa reads what @c size covers.
+ * @since 0.1
+ */
+typedef struct tsa_fit_options {
+    size_t size;             /**< sizeof(tsa_fit_options), set by init */
+    uint64_t seed;           /**< 0: the model's "seed" parameter */
+    int64_t epochs;          /**< 0: the model's "epochs" parameter, where it applies */
+    int n_threads;           /**< 0: library default */
+    tsa_progress_fn progress; /**< may be NULL */
+    void *user;              /**< passed to @c progress */
+} tsa_fit_options;
+
+/** @brief Sets @p o to the defaults. @since 0.1 */
+TSA_API void tsa_fit_options_init(tsa_fit_options *o);
+
+/**
+ * @brief Fits @p m on @p train (refitting discards an earlier fit).
+ * @param opts may be NULL (defaults).
+ * @return TSA_OK, TSA_EINVAL, TSA_ENONFINITE, TSA_ESHAPE (a univariate-only
+ * kind given several features), TSA_ETOOSHORT, TSA_ENUMERIC, TSA_ECANCELED
+ * or TSA_ENOMEM. On failure the model keeps its earlier state.
+ * @note Needs @p m exclusively. @since 0.1
+ */
+TSA_API tsa_status tsa_model_fit(tsa_model *m, const tsa_series *train,
+                                 const tsa_fit_options *opts);
+
+/**
+ * @brief A forecast: @c horizon steps of @c n_features values, row-major.
+ * @since 0.1
+ */
+typedef struct tsa_forecast {
+    size_t horizon;       /**< number of steps */
+    size_t n_features;    /**< values per step */
+    double interval;      /**< the central coverage of [lower, upper], e.g. 0.95 */
+    double *mean;         /**< (horizon, n_features) point forecast */
+    double *lower;        /**< (horizon, n_features) lower bound */
+    double *upper;        /**< (horizon, n_features) upper bound */
+    int64_t *timestamps;  /**< (horizon) or NULL when the history had none */
+} tsa_forecast;
+
+/** @brief The largest horizon any kind accepts. @since 0.1 */
+#define TSA_MAX_HORIZON 100000
+
+/**
+ * @brief Forecasts @p horizon steps after @p history.
+ * @param history the recent past to forecast from; NULL forecasts from the
+ *        end of the training series. It must have the training n_features
+ *        and at least the model's context length (tsa_model_context_length()).
+ * @param horizon in [1, ::TSA_MAX_HORIZON].
+ * @param interval central coverage of the interval, in (0, 1), e.g. 0.95.
+ * @param[out] out a forecast to release with tsa_forecast_free().
+ * @return TSA_OK, TSA_EINVAL, TSA_ERANGE, TSA_ENOTFITTED, TSA_ESHAPE,
+ * TSA_ETOOSHORT, TSA_ENONFINITE, TSA_EUNSUPPORTED or TSA_ENOMEM.
+ * @note Thread-safe on a fitted model. @since 0.1
+ */
+TSA_API tsa_status tsa_model_forecast(const tsa_model *m, const tsa_series *history,
+                                      size_t horizon, double interval,
+                                      tsa_forecast **out);
+
+/** @brief Frees a forecast. Accepts NULL. @since 0.1 */
+TSA_API void tsa_forecast_free(tsa_forecast *fc);
+
+/**
+ * @brief Anomaly scores of each time step of @p x.
+ * @param raw (x->length) caller buffer for the kind's raw score, or NULL.
+ * @param calibrated (x->length) caller buffer for scores in [0, 1], or NULL.
+ *        At least one of the two must be given. Steps without enough context
+ *        (the first tsa_model_context_length() ones) and fully masked steps
+ *        score 0 in both.
+ * @return TSA_OK, TSA_EINVAL, TSA_ENOTFITTED, TSA_ESHAPE, TSA_ETOOSHORT,
+ * TSA_ENONFINITE, TSA_EUNSUPPORTED or TSA_ENOMEM.
+ * @note Thread-safe on a fitted model. @since 0.1
+ */
+TSA_API tsa_status tsa_model_score(const tsa_model *m, const tsa_series *x,
+                                   double *raw, double *calibrated);
+
+/** @brief The result of tsa_model_detect(). @since 0.1 */
+typedef struct tsa_detection {
+    size_t length;        /**< time steps scored */
+    double threshold;     /**< the calibrated threshold used */
+    double *raw;          /**< (length) raw scores */
+    double *calibrated;   /**< (length) calibrated scores in [0, 1] */
+    uint8_t *flags;       /**< (length) 1 where calibrated > threshold */
+    size_t *indices;      /**< (n_anomalies) flagged steps, increasing */
+    size_t n_anomalies;   /**< number of flagged steps */
+} tsa_detection;
+
+/**
+ * @brief Scores @p x and flags steps whose calibrated score exceeds
+ * @p threshold, in [0, 1).
+ * @param[out] out release with tsa_detection_free().
+ * @return as tsa_model_score(), and TSA_ERANGE for a bad threshold.
+ * @note Thread-safe on a fitted model. @since 0.1
+ */
+TSA_API tsa_status tsa_model_detect(const tsa_model *m, const tsa_series *x,
+                                    double threshold, tsa_detection **out);
+
+/** @brief Frees a detection. Accepts NULL. @since 0.1 */
+TSA_API void tsa_detection_free(tsa_detection *d);
+
+/* ---- persistence -------------------------------------------------------- */
+
+/**
+ * @brief Serialises @p m (fitted or not) in the libtsa model format: a header
+ * with magic, format version, kind, library version and parameters as JSON,
+ * then the payload, covered by a CRC-32 checksum.
+ * @param[out] buf release with tsa_free().
+ * @param[out] len its size in bytes.
+ * @note Thread-safe on a fitted model. @since 0.1
+ */
+TSA_API tsa_status tsa_model_save(const tsa_model *m, void **buf, size_t *len);
+
+/**
+ * @brief Restores a model from tsa_model_save() output.
+ * @return TSA_OK, TSA_EINVAL, TSA_EFORMAT (truncated, corrupted or foreign
+ * data: never a crash or an out-of-bounds read), TSA_EVERSION,
+ * TSA_EUNKNOWN_KIND or TSA_ENOMEM.
+ * @since 0.1
+ */
+TSA_API tsa_status tsa_model_load(const void *buf, size_t len, tsa_model **out);
+
+/** @brief tsa_model_save() to a file (written to a temporary name, then renamed). @since 0.1 */
+TSA_API tsa_status tsa_model_save_file(const tsa_model *m, const char *path);
+
+/** @brief tsa_model_load() from a file; TSA_EIO when it cannot be read. @since 0.1 */
+TSA_API tsa_status tsa_model_load_file(const char *path, tsa_model **out);
+
+/* ---- introspection ------------------------------------------------------ */
+
+/**
+ * @brief Describes @p m as JSON: kind, library version, parameters (with
+ * defaults filled in), fitted, n_features, training length, context length,
+ * and the kind's fitted state (for VAR: order, coefficients, covariance,
+ * information criteria, stability).
+ * @param[out] json release with tsa_free().
+ * @note Thread-safe on a fitted model. @since 0.1
+ */
+TSA_API tsa_status tsa_model_info_json(const tsa_model *m, char **json);
+
+/** @brief The canonical kind name of @p m, NULL for NULL. @since 0.1 */
+TSA_API const char *tsa_model_kind(const tsa_model *m);
+/** @brief Whether @p m is fitted. @since 0.1 */
+TSA_API int tsa_model_is_fitted(const tsa_model *m);
+/** @brief The number of features @p m was fitted on (0 when unfitted). @since 0.1 */
+TSA_API size_t tsa_model_n_features(const tsa_model *m);
+/**
+ * @brief The number of past steps a forecast or a score needs before the
+ * first predicted step (e.g. the VAR order), 0 when unfitted.
+ * @since 0.1
+ */
+TSA_API size_t tsa_model_context_length(const tsa_model *m);
+
+/**
+ * @brief A copy of the model's resolved parameters (defaults filled in).
+ * @param[out] out release with tsa_params_free().
+ * @since 0.1
+ */
+TSA_API tsa_status tsa_model_params(const tsa_model *m, tsa_params **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TSA_MODEL_H */
