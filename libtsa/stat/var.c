@@ -590,9 +590,10 @@ tsa_status tsa_stat_var_fit(tsa_stat_var *out, const double *y, size_t T, size_t
     size_t need = tsa_stat_var_min_length(k, L, nd);
     TSA_FAIL_IF(T < need, TSA_ETOOSHORT,
                 "VAR: series too short: %zu features, %s %zu and trend \"%s\" need at least "
-                "%zu rows (%s (k + 1) + n_det + k), got %zu",
+                "%zu rows (%s * (n_features + 1) + n_deterministic + n_features), got %zu; "
+                "lower %s or give more rows",
                 k, select ? "max_lags" : "order", L, tsa_stat_var_trend_name(o->trend), need,
-                select ? "max_lags" : "order", T);
+                select ? "max_lags" : "order", T, select ? "max_lags" : "order");
     for (size_t i = 0; i < T * k; i++)
         TSA_FAIL_IF(!isfinite(y[i]), TSA_ENONFINITE, "VAR: non-finite value at row %zu, column %zu",
                     i / k, i % k);
