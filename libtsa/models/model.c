@@ -275,8 +275,15 @@ TSA_API tsa_status tsa_model_forecast(const tsa_model *m, const tsa_series *hist
             rc = tsa_error(TSA_ENOMEM, "forecast: out of memory for %zu steps", horizon);
             goto done;
         }
-        for (size_t h = 0; h < horizon; h++)
-            fc->timestamps[h] = last + (int64_t)(h + 1) * step;
+        for (size_t h = 0; h < horizon; h++) {
+            int64_t offset, ts;
+            if (__builtin_mul_overflow((int64_t)(h + 1), step, &offset) ||
+                __builtin_add_overflow(last, offset, &ts)) {
+                rc = tsa_error(TSA_ERANGE, "forecast: timestamps past step %zu overflow int64", h);
+                goto done;
+            }
+            fc->timestamps[h] = ts;
+        }
     }
     rc = m->kind->forecast(m, &view, horizon, interval, fc);
 done:

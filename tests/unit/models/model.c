@@ -176,6 +176,13 @@ TEST(forecast_shape_and_timestamps)
     CHECK_OK(tsa_model_forecast(m, &h, 3, 0.95, &fc));
     CHECK(fc->timestamps && fc->timestamps[0] == ts[59] + 3600 && fc->timestamps[2] == ts[59] + 3 * 3600);
     tsa_forecast_free(fc);
+    /* Timestamps that would overflow int64 are an error, not wrap-around. */
+    for (int i = 0; i < 60; i++)
+        ts[i] = INT64_MAX - 3600 * (60 - i);
+    fc = NULL;
+    CHECK_STATUS(tsa_model_forecast(m, &h, 3, 0.95, &fc), TSA_ERANGE);
+    CHECK(fc == NULL);
+    CHECK_ERROR_MENTIONS("overflow");
     tsa_model_free(m);
 }
 
