@@ -1,0 +1,712 @@
+/* CivetWeb-based HTTP server with a route table (see http.h). */
+#include "http.h"
+
+#include <civetweb.h>
+#include <ctype.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "metrics.h"
+
+typedef struct route {
+    char *method;
+    char *pattern;
+    char **segments;
+    size_t n_segments;
+    tsa_http_handler fn;
+    void *user;
+} route;
+
+
+/* ---- time, ids, logs ---------------------------------------------------- */
+
+double tsa_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int64_t tsa_unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tsa_uuid(char out[37])
+{
+    unsigned char b[16];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? read(fd, b, sizeof b) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (got != (ssize_t)sizeof b) { /* fall back to time and address entropy */
+        uint64_t x = (uint64_t)tsa_unix_ms() ^ (uint64_t)(uintptr_t)&got ^ ((uint64_t)getpid() << 32);
+        for (int i = 0; i < 16; i++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            b[i] = (unsigned char)(x >> 56);
+        }
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+}
+
+static int log_threshold = 1; /* 0 debug, 1 info, 2 warn, 3 error; set once at start-up */
+
+static int level_rank(const char *level)
+{
+    if (!strcmp(level, "debug"))
+        return 0;
+    if (!strcmp(level, "warn"))
+        return 2;
+    if (!strcmp(level, "error"))
+        return 3;
+    return 1;
+}
+
+void tsa_log_set_level(const char *level) { log_threshold = level_rank(level ? level : "info"); }
+
+void tsa_log(const char *service, const char *level, const char *msg, cJSON *fields)
+{
+    if (level_rank(level) < log_threshold) {
+        cJSON_Delete(fields);
+        return;
+    }
+    cJSON *o = fields ? fields : cJSON_CreateObject();
+    char ts[64];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+    /* Put the fixed keys first for readability. */
+    cJSON *line = cJSON_CreateObject();
+    cJSON_AddStringToObject(line, "ts", ts);
+    cJSON_AddStringToObject(line, "level", level);
+    cJSON_AddStringToObject(line, "service", service ? service : "tsa");
+    cJSON_AddStringToObject(line, "msg", msg);
+    for (cJSON *it = o->child; it;) {
+        cJSON *next = it->next;
+        cJSON_AddItemToObject(line, it->string, cJSON_DetachItemViaPointer(o, it));
+        it = next;
+    }
+    cJSON_Delete(o);
+    char *s = cJSON_PrintUnformatted(line);
+    cJSON_Delete(line);
+    if (s) {
+        /* One write per line keeps lines whole across threads. */
+        size_t n = strlen(s);
+        s[n] = '\n';
+        ssize_t w = write(STDERR_FILENO, s, n + 1);
+        (void)w;
+        s[n] = '\0';
+        cJSON_free(s);
+    }
+}
+
+
+/* ---- executor threads ------------------------------------------------------
+ * CivetWeb's worker threads have small stacks (Debian builds them with
+ * 100 KiB), too small for OpenBLAS's threaded kernels and GSL. Handlers run
+ * on executor threads with 8 MiB stacks instead; the CivetWeb thread waits. */
+
+typedef struct exec_job {
+    route *r;
+    tsa_http_req *req;
+    int done;
+    pthread_cond_t cond;
+    struct exec_job *next;
+} exec_job;
+
+typedef struct exec_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    exec_job *head, *tail;
+    pthread_t *threads;
+    int n;
+    int stopping;
+} exec_pool;
+
+static void *exec_main(void *arg)
+{
+    exec_pool *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->head && !p->stopping)
+            pthread_cond_wait(&p->work, &p->lock);
+        if (!p->head)
+            break;
+        exec_job *j = p->head;
+        p->head = j->next;
+        if (!p->head)
+            p->tail = NULL;
+        pthread_mutex_unlock(&p->lock);
+        j->r->fn(j->req, j->r->user);
+        pthread_mutex_lock(&p->lock);
+        j->done = 1;
+        pthread_cond_signal(&j->cond);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static int exec_start(exec_pool *p, int n)
+{
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->work, NULL);
+    p->threads = calloc((size_t)n, sizeof *p->threads);
+    if (!p->threads)
+        return -1;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 8u << 20);
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&p->threads[i], &attr, exec_main, p) != 0)
+            break;
+        p->n++;
+    }
+    pthread_attr_destroy(&attr);
+    return p->n == n ? 0 : -1;
+}
+
+static void exec_run(exec_pool *p, route *r, tsa_http_req *req)
+{
+    exec_job j = {r, req, 0, PTHREAD_COND_INITIALIZER, NULL};
+    pthread_mutex_lock(&p->lock);
+    if (p->tail)
+        p->tail->next = &j;
+    else
+        p->head = &j;
+    p->tail = &j;
+    pthread_cond_signal(&p->work);
+    while (!j.done)
+        pthread_cond_wait(&j.cond, &p->lock);
+    pthread_mutex_unlock(&p->lock);
+    pthread_cond_destroy(&j.cond);
+}
+
+static void exec_stop(exec_pool *p)
+{
+    if (!p->threads)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->n; i++)
+        pthread_join(p->threads[i], NULL);
+    free(p->threads);
+    p->threads = NULL;
+}
+
+struct tsa_http_server {
+    tsa_http_config cfg;
+    char *service;
+    char *host;
+    char *cors;
+    route *routes;
+    size_t n_routes;
+    struct mg_context *ctx;
+    int port;
+    exec_pool pool;
+};
+
+/* ---- server -------------------------------------------------------------- */
+
+static pthread_once_t mg_once = PTHREAD_ONCE_INIT;
+static void mg_init_once(void) { mg_init_library(0); }
+
+static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
+
+int tsa_http_create(const tsa_http_config *cfg, tsa_http_server **out)
+{
+    pthread_once(&mg_once, mg_init_once);
+    tsa_http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return -1;
+    s->cfg = *cfg;
+    s->service = dupstr(cfg->service ? cfg->service : "tsa");
+    s->host = dupstr(cfg->host ? cfg->host : "127.0.0.1");
+    s->cors = dupstr(cfg->cors_origins ? cfg->cors_origins : "");
+    s->cfg.service = s->service;
+    s->cfg.host = s->host;
+    s->cfg.cors_origins = s->cors;
+    if (!s->cfg.max_body)
+        s->cfg.max_body = 32u << 20;
+    if (s->cfg.threads <= 0)
+        s->cfg.threads = 16;
+    if (s->cfg.request_timeout_ms <= 0)
+        s->cfg.request_timeout_ms = 120000;
+    *out = s;
+    return 0;
+}
+
+int tsa_http_route(tsa_http_server *s, const char *method, const char *pattern, tsa_http_handler fn,
+                   void *user)
+{
+    route *r = realloc(s->routes, (s->n_routes + 1) * sizeof *r);
+    if (!r)
+        return -1;
+    s->routes = r;
+    r = &s->routes[s->n_routes];
+    memset(r, 0, sizeof *r);
+    r->method = strdup(method);
+    r->pattern = strdup(pattern);
+    r->fn = fn;
+    r->user = user;
+    /* Split the pattern into segments once. */
+    char *copy = strdup(pattern), *save = NULL;
+    for (char *tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+        r->segments = realloc(r->segments, (r->n_segments + 1) * sizeof *r->segments);
+        r->segments[r->n_segments++] = strdup(tok);
+    }
+    free(copy);
+    s->n_routes++;
+    return 0;
+}
+
+/* Matches @path against @r; fills path parameters on success. */
+static int match(const route *r, const char *path, tsa_http_req *req)
+{
+    size_t seg = 0, n_params = 0;
+    const char *p = path;
+    char *values[TSA_HTTP_MAX_PARAMS] = {0};
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (seg >= r->n_segments)
+            goto fail;
+        const char *want = r->segments[seg];
+        if (want[0] == '{') {
+            if (n_params >= TSA_HTTP_MAX_PARAMS)
+                goto fail;
+            values[n_params] = strndup(p, len);
+            req->param_names[n_params] = want;
+            n_params++;
+        } else if (strlen(want) != len || strncmp(want, p, len) != 0) {
+            goto fail;
+        }
+        seg++;
+        p += len;
+    }
+    if (seg != r->n_segments)
+        goto fail;
+    for (size_t i = 0; i < n_params; i++)
+        req->param_values[i] = values[i];
+    req->n_params = n_params;
+    return 1;
+fail:
+    for (size_t i = 0; i < n_params; i++)
+        free(values[i]);
+    return 0;
+}
+
+const char *tsa_http_param(const tsa_http_req *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < r->n_params; i++) {
+        const char *pn = r->param_names[i]; /* "{name}" */
+        if (strlen(pn) == n + 2 && strncmp(pn + 1, name, n) == 0)
+            return r->param_values[i];
+    }
+    return NULL;
+}
+
+const char *tsa_http_header(const tsa_http_req *r, const char *name)
+{
+    return mg_get_header(r->conn, name);
+}
+
+const char *tsa_http_query(const tsa_http_req *r, const char *name, char *buf, size_t len)
+{
+    if (!r->query)
+        return NULL;
+    int n = mg_get_var(r->query, strlen(r->query), name, buf, len);
+    return n >= 0 ? buf : NULL;
+}
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+    }
+}
+
+void tsa_http_send(tsa_http_req *r, int status, const char *content_type, const char *extra_headers,
+                   const void *data, size_t len)
+{
+    if (r->status) /* already answered */
+        return;
+    r->status = status;
+    char head[2048];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "X-Request-Id: %s\r\n"
+                     "Cache-Control: no-store\r\n"
+                     "X-Content-Type-Options: nosniff\r\n"
+                     "%s%s\r\n",
+                     status, status_text(status), content_type, len, r->request_id, r->cors_headers,
+                     extra_headers ? extra_headers : "");
+    if (n < 0 || (size_t)n >= sizeof head)
+        n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n\r\n", status,
+                     status_text(status), len);
+    mg_write(r->conn, head, (size_t)n);
+    if (len && strcmp(r->method, "HEAD") != 0)
+        mg_write(r->conn, data, len);
+    r->bytes_sent = len;
+}
+
+void tsa_http_send_json(tsa_http_req *r, int status, cJSON *body)
+{
+    char *s = body ? cJSON_PrintUnformatted(body) : NULL;
+    cJSON_Delete(body);
+    if (!s) {
+        static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        tsa_http_send(r, 500, "application/json", NULL, oom, sizeof oom - 1);
+        return;
+    }
+    tsa_http_send(r, status, "application/json", NULL, s, strlen(s));
+    cJSON_free(s);
+}
+
+void tsa_http_send_error(tsa_http_req *r, int status, const char *code, const char *field,
+                         const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "code", code);
+    cJSON_AddStringToObject(e, "message", msg);
+    if (field)
+        cJSON_AddStringToObject(e, "field", field);
+    cJSON_AddStringToObject(e, "request_id", r->request_id);
+    tsa_http_send_json(r, status, o);
+}
+
+cJSON *tsa_http_parse_json(tsa_http_req *r)
+{
+    if (r->body_len == 0) {
+        tsa_http_send_error(r, 400, "invalid_json", NULL, "request body is empty; send a JSON object");
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 0);
+    if (!j) {
+        size_t at = end && end >= r->body ? (size_t)(end - r->body) : 0;
+        tsa_http_send_error(r, 400, "invalid_json", NULL, "malformed JSON near byte %zu", at);
+        return NULL;
+    }
+    /* Only whitespace may follow the value. */
+    for (const char *p = end; p && p < r->body + r->body_len; p++)
+        if (!isspace((unsigned char)*p)) {
+            cJSON_Delete(j);
+            tsa_http_send_error(r, 400, "invalid_json", NULL,
+                                "malformed JSON: unexpected data after the value at byte %zu",
+                                (size_t)(p - r->body));
+            return NULL;
+        }
+    return j;
+}
+
+/* Whether @origin is in the comma-separated allow-list. */
+static int origin_allowed(const char *list, const char *origin)
+{
+    if (!list || !*list)
+        return 0;
+    if (!strcmp(list, "*"))
+        return 1;
+    size_t n = strlen(origin);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ')
+            t--;
+        if ((size_t)(t - p) == n && strncmp(p, origin, n) == 0)
+            return 1;
+        p = e;
+    }
+    return 0;
+}
+
+static int valid_request_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 36)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+            return 0;
+    return 1;
+}
+
+static void finish_request(tsa_http_server *s, tsa_http_req *req, const char *route_label)
+{
+    double dt = tsa_now() - req->t_start;
+    if (s->cfg.metrics)
+        tsa_metrics_observe_request(s->cfg.metrics, route_label, req->status, dt);
+    if (s->cfg.log_requests) {
+        const struct mg_request_info *ri = mg_get_request_info(req->conn);
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "request_id", req->request_id);
+        cJSON_AddStringToObject(f, "method", req->method);
+        cJSON_AddStringToObject(f, "path", req->path);
+        cJSON_AddStringToObject(f, "route", route_label);
+        cJSON_AddNumberToObject(f, "status", req->status);
+        cJSON_AddNumberToObject(f, "duration_ms", dt * 1000.0);
+        cJSON_AddNumberToObject(f, "bytes", (double)req->bytes_sent);
+        cJSON_AddStringToObject(f, "remote", ri->remote_addr);
+        tsa_log(s->service, req->status >= 500 ? "error" : "info", "request", f);
+    }
+    for (size_t i = 0; i < req->n_params; i++)
+        free(req->param_values[i]);
+    free(req->body);
+}
+
+static int dispatch(struct mg_connection *conn, void *cbdata)
+{
+    tsa_http_server *s = cbdata;
+    const struct mg_request_info *ri = mg_get_request_info(conn);
+    tsa_http_req req;
+    memset(&req, 0, sizeof req);
+    req.conn = conn;
+    req.server = s;
+    req.server_user = s->cfg.user;
+    req.t_start = tsa_now();
+    req.method = ri->request_method;
+    req.path = ri->local_uri ? ri->local_uri : "/";
+    req.query = ri->query_string;
+    const char *rid = mg_get_header(conn, "X-Request-Id");
+    if (rid && valid_request_id(rid))
+        snprintf(req.request_id, sizeof req.request_id, "%s", rid);
+    else
+        tsa_uuid(req.request_id);
+
+    const char *origin = mg_get_header(conn, "Origin");
+    if (origin && origin_allowed(s->cfg.cors_origins, origin) && strlen(origin) < 256)
+        snprintf(req.cors_headers, sizeof req.cors_headers,
+                 "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+                 "Access-Control-Expose-Headers: X-Request-Id, Mcp-Session-Id\r\n",
+                 origin);
+
+    /* Route first, so unknown paths answer 404 without reading bodies. */
+    route *found = NULL;
+    int path_matched = 0;
+    char allow[128] = "";
+    for (size_t i = 0; i < s->n_routes; i++) {
+        route *r = &s->routes[i];
+        tsa_http_req probe = req;
+        probe.n_params = 0;
+        if (!match(r, req.path, &probe))
+            continue;
+        for (size_t k = 0; k < probe.n_params; k++)
+            free(probe.param_values[k]);
+        path_matched = 1;
+        if (strlen(allow) + strlen(r->method) + 3 < sizeof allow) {
+            if (*allow)
+                strcat(allow, ", ");
+            strcat(allow, r->method);
+        }
+        if (!strcmp(r->method, "*") || !strcmp(r->method, req.method) ||
+            (!strcmp(req.method, "HEAD") && !strcmp(r->method, "GET"))) {
+            found = r;
+            break;
+        }
+    }
+    const char *label = found ? found->pattern : (path_matched ? req.path : "unmatched");
+
+    if (!strcmp(req.method, "OPTIONS") && origin && !found) {
+        char hdr[512];
+        snprintf(hdr, sizeof hdr,
+                 "Access-Control-Allow-Methods: %s, OPTIONS\r\n"
+                 "Access-Control-Allow-Headers: Content-Type, Authorization, X-Request-Id, "
+                 "Mcp-Session-Id, MCP-Protocol-Version, A2A-Version, Last-Event-ID\r\n"
+                 "Access-Control-Max-Age: 600\r\n",
+                 *allow ? allow : "GET, POST");
+        tsa_http_send(&req, *req.cors_headers ? 204 : 403, "text/plain", hdr, "", 0);
+        finish_request(s, &req, path_matched ? label : "unmatched");
+        return 1;
+    }
+    if (!found) {
+        if (path_matched) {
+            char hdr[200];
+            snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
+            char msg[300];
+            snprintf(msg, sizeof msg,
+                     "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"%s is not allowed on "
+                     "this path; allowed: %s\"}}",
+                     req.method, allow);
+            tsa_http_send(&req, 405, "application/json", hdr, msg, strlen(msg));
+        } else {
+            tsa_http_send_error(&req, 404, "not_found", NULL, "no such endpoint: %s %s", req.method,
+                                req.path);
+        }
+        finish_request(s, &req, label);
+        return 1;
+    }
+
+    /* Bounded body. */
+    long long declared = ri->content_length;
+    if (declared > (long long)s->cfg.max_body) {
+        tsa_http_send_error(&req, 413, "payload_too_large", NULL,
+                            "request body of %lld bytes exceeds the limit of %zu bytes", declared,
+                            s->cfg.max_body);
+        finish_request(s, &req, label);
+        return 1;
+    }
+    size_t cap = declared > 0 ? (size_t)declared + 1 : 4096, len = 0;
+    req.body = malloc(cap);
+    int too_large = 0;
+    while (req.body) {
+        if (len + 1 >= cap) {
+            if (cap > s->cfg.max_body + 1) {
+                too_large = 1;
+                break;
+            }
+            char *bigger = realloc(req.body, cap * 2);
+            if (!bigger)
+                break;
+            req.body = bigger;
+            cap *= 2;
+        }
+        int n = mg_read(conn, req.body + len, cap - len - 1);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len > s->cfg.max_body) {
+            too_large = 1;
+            break;
+        }
+    }
+    if (!req.body) {
+        tsa_http_send_error(&req, 500, "internal", NULL, "out of memory reading the request");
+        finish_request(s, &req, label);
+        return 1;
+    }
+    req.body[len] = '\0';
+    req.body_len = len;
+    if (too_large) {
+        tsa_http_send_error(&req, 413, "payload_too_large", NULL,
+                            "request body exceeds the limit of %zu bytes", s->cfg.max_body);
+        finish_request(s, &req, label);
+        return 1;
+    }
+
+    match(found, req.path, &req);
+    req.route = found->pattern;
+    exec_run(&s->pool, found, &req);
+    if (!req.status)
+        tsa_http_send_error(&req, 500, "internal", NULL, "the handler sent no response");
+    finish_request(s, &req, label);
+    return 1;
+}
+
+int tsa_http_start(tsa_http_server *s, char *err, size_t err_len)
+{
+    char ports[128], threads[16], timeout[16];
+    if (strchr(s->host, ':')) /* IPv6 literal */
+        snprintf(ports, sizeof ports, "[%s]:%d", s->host, s->cfg.port);
+    else
+        snprintf(ports, sizeof ports, "%s:%d", s->host, s->cfg.port);
+    snprintf(threads, sizeof threads, "%d", s->cfg.threads);
+    snprintf(timeout, sizeof timeout, "%d", s->cfg.request_timeout_ms);
+    const char *options[] = {"listening_ports", ports,        "num_threads",        threads,
+                             "request_timeout_ms", timeout,   "enable_keep_alive",  "yes",
+                             "keep_alive_timeout_ms", "30000", "tcp_nodelay",       "1",
+                             NULL};
+    struct mg_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    struct mg_init_data init;
+    memset(&init, 0, sizeof init);
+    init.callbacks = &cb;
+    init.user_data = s;
+    init.configuration_options = options;
+    char text[256] = "";
+    struct mg_error_data ed;
+    memset(&ed, 0, sizeof ed);
+    ed.text = text;
+    ed.text_buffer_size = sizeof text;
+    if (exec_start(&s->pool, s->cfg.threads) != 0) {
+        snprintf(err, err_len, "cannot start %d handler threads", s->cfg.threads);
+        return -1;
+    }
+    s->ctx = mg_start2(&init, &ed);
+    if (!s->ctx) {
+        snprintf(err, err_len, "cannot listen on %s: %s", ports,
+                 *text ? text : "address in use or not available");
+        return -1;
+    }
+    mg_set_request_handler(s->ctx, "/", dispatch, s);
+    struct mg_server_port sp[4];
+    int n = mg_get_server_ports(s->ctx, 4, sp);
+    s->port = n > 0 ? sp[0].port : s->cfg.port;
+    return 0;
+}
+
+int tsa_http_port(const tsa_http_server *s) { return s->port; }
+
+void tsa_http_destroy(tsa_http_server *s)
+{
+    if (!s)
+        return;
+    if (s->ctx)
+        mg_stop(s->ctx);
+    exec_stop(&s->pool);
+    for (size_t i = 0; i < s->n_routes; i++) {
+        route *r = &s->routes[i];
+        for (size_t k = 0; k < r->n_segments; k++)
+            free(r->segments[k]);
+        free(r->segments);
+        free(r->method);
+        free(r->pattern);
+    }
+    free(s->routes);
+    free(s->service);
+    free(s->host);
+    free(s->cors);
+    free(s);
+}
