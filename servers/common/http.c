@@ -393,6 +393,41 @@ void tsa_http_send(tsa_http_req *r, int status, const char *content_type, const 
     r->bytes_sent = len;
 }
 
+void tsa_http_sse_begin(tsa_http_req *r, const char *extra_headers)
+{
+    if (r->status)
+        return;
+    r->status = 200;
+    char head[2048];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\n"
+                     "Content-Type: text/event-stream\r\n"
+                     "Cache-Control: no-cache, no-store\r\n"
+                     "Transfer-Encoding: chunked\r\n"
+                     "X-Request-Id: %s\r\n"
+                     "%s%s\r\n",
+                     r->request_id, r->cors_headers, extra_headers ? extra_headers : "");
+    if (n > 0 && (size_t)n < sizeof head)
+        mg_write(r->conn, head, (size_t)n);
+}
+
+void tsa_http_sse_event(tsa_http_req *r, const char *id, const char *data)
+{
+    size_t len = strlen(data) + (id ? strlen(id) : 0) + 40;
+    char *buf = malloc(len);
+    if (!buf)
+        return;
+    int n = id ? snprintf(buf, len, "event: message\nid: %s\ndata: %s\n\n", id, data)
+               : snprintf(buf, len, "event: message\ndata: %s\n\n", data);
+    if (n > 0) {
+        mg_send_chunk(r->conn, buf, (unsigned)n);
+        r->bytes_sent += (size_t)n;
+    }
+    free(buf);
+}
+
+void tsa_http_sse_end(tsa_http_req *r) { mg_send_chunk(r->conn, "", 0); }
+
 void tsa_http_send_json(tsa_http_req *r, int status, cJSON *body)
 {
     char *s = body ? cJSON_PrintUnformatted(body) : NULL;

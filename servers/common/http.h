@@ -80,6 +80,13 @@ void tsa_http_send_error(tsa_http_req *r, int status, const char *code, const ch
 void tsa_http_send(tsa_http_req *r, int status, const char *content_type, const char *extra_headers,
                    const void *data, size_t len);
 
+/* Server-sent events on a chunked 200 response: begin writes the head
+ * (text/event-stream), event writes one "event: message" with @data (and an
+ * id when @id is non-NULL), end finishes the body. */
+void tsa_http_sse_begin(tsa_http_req *r, const char *extra_headers);
+void tsa_http_sse_event(tsa_http_req *r, const char *id, const char *data);
+void tsa_http_sse_end(tsa_http_req *r);
+
 /* Parses the body as JSON; on failure sends 400 and returns NULL. */
 cJSON *tsa_http_parse_json(tsa_http_req *r);
 
