@@ -10,6 +10,8 @@
 #include "cache.h"
 #include "config.h"
 #include "http.h"
+#include "httpc.h"
+#include "series_json.h"
 #include "metrics.h"
 #include "ops.h"
 #include "store.h"
@@ -179,11 +181,52 @@ static void h_coordinated(tsa_http_req *r, void *user)
         }
         type = t->valuestring;
     }
-    cJSON *out = NULL;
+    if (strcmp(type, "forecast_and_detect") && strcmp(type, "ensemble_forecast")) {
+        cJSON_Delete(req);
+        tsa_http_send_error(r, 400, "invalid_field", "analysis_type",
+                            "analysis_type: must be forecast_and_detect or ensemble_forecast");
+        return;
+    }
+    /* Check the data here so bad input gets a 400 whoever runs the analysis. */
+    tsa_owned_series check;
+    char err[512];
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(req, "data");
+    if (!data) {
+        cJSON_Delete(req);
+        tsa_http_send_error(r, 400, "missing_field", "data", "data: is required");
+        return;
+    }
+    if (tsa_series_from_json(data, "data", &check, err, sizeof err) != 0) {
+        cJSON_Delete(req);
+        tsa_http_send_error(r, 400, "invalid_field", "data", "%s", err);
+        return;
+    }
+    tsa_owned_series_free(&check);
+
+    /* The coordinator agent runs it (over A2A); in-process when it is down. */
+    char aerr[1024] = "";
+    cJSON *out = tsa_a2a_call(a->coordinator_url, "coordinated_analysis", req, 120000, aerr, sizeof aerr);
+    if (out) {
+        char by[400];
+        const cJSON *eb = cJSON_GetObjectItemCaseSensitive(out, "executed_by");
+        snprintf(by, sizeof by, "coordinator-mcp at %s%s%s", a->coordinator_url, cJSON_IsString(eb) ? ": " : "",
+                 cJSON_IsString(eb) ? eb->valuestring : "");
+        cJSON_DeleteItemFromObjectCaseSensitive(out, "executed_by");
+        cJSON_AddStringToObject(out, "executed_by", by);
+        cJSON_Delete(req);
+        tsa_http_send_json(r, 200, out);
+        return;
+    }
+    int unreachable = strstr(aerr, "cannot connect") || strstr(aerr, "no answer") || strstr(aerr, "resolve");
+    if (!unreachable) {
+        /* The coordinator ran it and it failed: report its reason. */
+        cJSON_Delete(req);
+        tsa_http_send_error(r, 422, "analysis_failed", NULL, "%s", aerr);
+        return;
+    }
     if (!strcmp(type, "forecast_and_detect")) {
         out = tsa_op_forecast_and_detect(&a->svc, req, &e);
-    } else if (!strcmp(type, "ensemble_forecast")) {
-        /* models default to the forecasting model and the anomaly model. */
+    } else {
         cJSON *copy = cJSON_Duplicate(req, 1);
         if (!cJSON_GetObjectItemCaseSensitive(copy, "models")) {
             cJSON *models = cJSON_AddArrayToObject(copy, "models");
@@ -197,14 +240,11 @@ static void h_coordinated(tsa_http_req *r, void *user)
         if (out)
             cJSON_AddStringToObject(out, "analysis_type", "ensemble_forecast");
         cJSON_Delete(copy);
-    } else {
-        tsa_svc_fail(&e, 400, "invalid_field", "analysis_type",
-                     "analysis_type: must be forecast_and_detect or ensemble_forecast");
     }
     if (out) {
-        char by[300];
-        snprintf(by, sizeof by, "%s (in-process; the coordinator agent at %s is not part of this version)",
-                 SERVICE, a->coordinator_url);
+        char by[1400];
+        snprintf(by, sizeof by, "%s (in-process: the coordinator agent at %s is unreachable: %s)", SERVICE,
+                 a->coordinator_url, aerr);
         cJSON_AddStringToObject(out, "executed_by", by);
         tsa_op_result_store(&a->svc, "coordinated", req, out);
     }
