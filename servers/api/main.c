@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "auth.h"
 #include "config.h"
 #include "http.h"
 #include "httpc.h"
@@ -132,12 +133,12 @@ static void train(tsa_http_req *r, api *a, const char *task)
     const cJSON *async = cJSON_GetObjectItemCaseSensitive(req, "async");
     cJSON *out;
     if (cJSON_IsTrue(async)) {
-        out = tsa_op_train_async(&a->svc, req, task, NULL, &e);
+        out = tsa_op_train_async(&a->svc, req, task, *r->actor ? r->actor : NULL, &e);
         cJSON_Delete(req);
         reply(r, 202, out, &e);
         return;
     }
-    out = tsa_op_train(&a->svc, req, task, NULL, NULL, NULL, &e);
+    out = tsa_op_train(&a->svc, req, task, *r->actor ? r->actor : NULL, NULL, NULL, &e);
     cJSON_Delete(req);
     reply(r, 201, out, &e);
 }
@@ -278,7 +279,7 @@ static void h_model_delete(tsa_http_req *r, void *user)
 {
     api *a = user;
     tsa_svc_error e = {0};
-    reply(r, 200, tsa_op_model_delete(&a->svc, tsa_http_param(r, "name"), NULL, &e), &e);
+    reply(r, 200, tsa_op_model_delete(&a->svc, tsa_http_param(r, "name"), *r->actor ? r->actor : NULL, &e), &e);
 }
 
 static void h_jobs(tsa_http_req *r, void *user)
@@ -346,6 +347,7 @@ int main(int argc, char **argv)
         {"coordinator-url", "TSA_COORDINATOR_URL", "http://127.0.0.1:8003", "the coordinator agent", NULL},
         {"log-level", "TSA_LOG_LEVEL", "info", "debug, info, warn or error", NULL},
         {"port-file", "TSA_PORT_FILE", "", "write the bound port to this file", NULL},
+        TSA_AUTH_OPTIONS,
     };
     const size_t n_opts = sizeof opts / sizeof opts[0];
     char err[512];
@@ -398,36 +400,44 @@ int main(int argc, char **argv)
     hc.cors_origins = tsa_config_get(opts, n_opts, "cors-origins");
     hc.metrics = a.svc.metrics;
     hc.log_requests = 1;
+    int arc = tsa_auth_setup("tsa-api", opts, n_opts, a.svc.store, &hc, err, sizeof err);
+    if (arc != 0) {
+        if (arc < 0)
+            fprintf(stderr, "tsa-api: %s\n", err);
+        tsa_store_close(a.svc.store);
+        return arc < 0 ? 1 : 0;
+    }
     tsa_http_server *srv;
     tsa_http_create(&hc, &srv);
+    /* The least role each route needs when API keys are on (NULL: public). */
     static const struct {
-        const char *method, *pattern;
+        const char *method, *pattern, *role;
         tsa_http_handler fn;
     } routes[] = {
-        {"GET", "/", h_index},
-        {"GET", "/health", h_health},
-        {"GET", "/metrics", h_metrics},
-        {"GET", "/api/v1/health", h_health},
-        {"GET", "/api/v1/openapi.json", h_openapi},
-        {"GET", "/api/v1/model_types", h_model_types},
-        {"POST", "/api/v1/data/generate", h_generate},
-        {"POST", "/api/v1/models/forecasting/train", h_train_forecasting},
-        {"POST", "/api/v1/models/anomaly/train", h_train_anomaly},
-        {"POST", "/api/v1/predict", h_predict},
-        {"POST", "/api/v1/predict/ensemble", h_ensemble},
-        {"POST", "/api/v1/detect_anomalies", h_detect},
-        {"POST", "/api/v1/analysis/coordinated", h_coordinated},
-        {"GET", "/api/v1/models", h_models},
-        {"GET", "/api/v1/models/{name}", h_model_get},
-        {"DELETE", "/api/v1/models/{name}", h_model_delete},
-        {"GET", "/api/v1/jobs", h_jobs},
-        {"GET", "/api/v1/jobs/{id}", h_job_get},
-        {"DELETE", "/api/v1/jobs/{id}", h_job_cancel},
-        {"GET", "/api/v1/results", h_results},
-        {"GET", "/api/v1/results/{id}", h_result_get},
+        {"GET", "/", NULL, h_index},
+        {"GET", "/health", NULL, h_health},
+        {"GET", "/metrics", NULL, h_metrics},
+        {"GET", "/api/v1/health", NULL, h_health},
+        {"GET", "/api/v1/openapi.json", NULL, h_openapi},
+        {"GET", "/api/v1/model_types", "viewer", h_model_types},
+        {"POST", "/api/v1/data/generate", "viewer", h_generate},
+        {"POST", "/api/v1/models/forecasting/train", "trainer", h_train_forecasting},
+        {"POST", "/api/v1/models/anomaly/train", "trainer", h_train_anomaly},
+        {"POST", "/api/v1/predict", "viewer", h_predict},
+        {"POST", "/api/v1/predict/ensemble", "viewer", h_ensemble},
+        {"POST", "/api/v1/detect_anomalies", "viewer", h_detect},
+        {"POST", "/api/v1/analysis/coordinated", "viewer", h_coordinated},
+        {"GET", "/api/v1/models", "viewer", h_models},
+        {"GET", "/api/v1/models/{name}", "viewer", h_model_get},
+        {"DELETE", "/api/v1/models/{name}", "trainer", h_model_delete},
+        {"GET", "/api/v1/jobs", "viewer", h_jobs},
+        {"GET", "/api/v1/jobs/{id}", "viewer", h_job_get},
+        {"DELETE", "/api/v1/jobs/{id}", "trainer", h_job_cancel},
+        {"GET", "/api/v1/results", "viewer", h_results},
+        {"GET", "/api/v1/results/{id}", "viewer", h_result_get},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        tsa_http_route(srv, routes[i].method, routes[i].pattern, routes[i].fn, &a);
+        tsa_http_route_role(srv, routes[i].method, routes[i].pattern, routes[i].role, routes[i].fn, &a);
     if (tsa_http_start(srv, err, sizeof err) != 0) {
         fprintf(stderr, "tsa-api: %s\n", err);
         tsa_http_destroy(srv);

@@ -1076,10 +1076,11 @@ static void h_a2a(tsa_http_req *r, void *user)
 
 void tsa_agent_routes(tsa_agent *a, tsa_http_server *srv)
 {
-    tsa_http_route(srv, "POST", "/mcp", h_mcp, a);
-    tsa_http_route(srv, "GET", "/mcp", h_mcp, a);
-    tsa_http_route(srv, "DELETE", "/mcp", h_mcp, a);
-    tsa_http_route(srv, "POST", "/a2a", h_a2a, a);
-    tsa_http_route(srv, "GET", "/.well-known/agent-card.json", h_card, a);
-    tsa_http_route(srv, "GET", "/.well-known/agent.json", h_card, a);
+    /* With API keys on, the tools (which train and delete) need a trainer. */
+    tsa_http_route_role(srv, "POST", "/mcp", "trainer", h_mcp, a);
+    tsa_http_route_role(srv, "GET", "/mcp", "trainer", h_mcp, a);
+    tsa_http_route_role(srv, "DELETE", "/mcp", "trainer", h_mcp, a);
+    tsa_http_route_role(srv, "POST", "/a2a", "trainer", h_a2a, a);
+    tsa_http_route_role(srv, "GET", "/.well-known/agent-card.json", NULL, h_card, a);
+    tsa_http_route_role(srv, "GET", "/.well-known/agent.json", NULL, h_card, a);
 }

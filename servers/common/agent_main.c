@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "cache.h"
 #include "metrics.h"
 #include "store.h"
@@ -77,6 +78,7 @@ int tsa_agent_main(const tsa_agent_program *p, int argc, char **argv)
         {"public-url", "TSA_PUBLIC_URL", "", "base URL announced in the agent card (default http://HOST:PORT)", NULL},
         {"log-level", "TSA_LOG_LEVEL", "info", "debug, info, warn or error", NULL},
         {"port-file", "TSA_PORT_FILE", "", "write the bound port to this file", NULL},
+        TSA_AUTH_OPTIONS,
     };
     size_t n_base = sizeof base / sizeof base[0], n = n_base + p->n_extra;
     tsa_option *opts = calloc(n, sizeof *opts);
@@ -140,11 +142,19 @@ int tsa_agent_main(const tsa_agent_program *p, int argc, char **argv)
     hc.max_body = (size_t)max_body;
     hc.metrics = ps.svc.metrics;
     hc.log_requests = 1;
+    int arc = tsa_auth_setup(p->binary, opts, n, ps.svc.store, &hc, err, sizeof err);
+    if (arc != 0) {
+        if (arc < 0)
+            fprintf(stderr, "%s: %s\n", p->binary, err);
+        tsa_store_close(ps.svc.store);
+        free(opts);
+        return arc < 0 ? 1 : 0;
+    }
     tsa_http_server *srv;
     tsa_http_create(&hc, &srv);
-    tsa_http_route(srv, "GET", "/", h_index, &ps);
-    tsa_http_route(srv, "GET", "/health", h_health, &ps);
-    tsa_http_route(srv, "GET", "/metrics", h_metrics, &ps);
+    tsa_http_route_role(srv, "GET", "/", NULL, h_index, &ps);
+    tsa_http_route_role(srv, "GET", "/health", NULL, h_health, &ps);
+    tsa_http_route_role(srv, "GET", "/metrics", NULL, h_metrics, &ps);
     tsa_agent_routes(ps.agent, srv);
     if (tsa_http_start(srv, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", p->binary, err);

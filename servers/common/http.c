@@ -22,6 +22,7 @@ typedef struct route {
     size_t n_segments;
     tsa_http_handler fn;
     void *user;
+    const char *role; /* NULL: public */
 } route;
 
 
@@ -253,8 +254,8 @@ int tsa_http_create(const tsa_http_config *cfg, tsa_http_server **out)
     return 0;
 }
 
-int tsa_http_route(tsa_http_server *s, const char *method, const char *pattern, tsa_http_handler fn,
-                   void *user)
+int tsa_http_route_role(tsa_http_server *s, const char *method, const char *pattern, const char *role,
+                        tsa_http_handler fn, void *user)
 {
     route *r = realloc(s->routes, (s->n_routes + 1) * sizeof *r);
     if (!r)
@@ -266,6 +267,7 @@ int tsa_http_route(tsa_http_server *s, const char *method, const char *pattern, 
     r->pattern = strdup(pattern);
     r->fn = fn;
     r->user = user;
+    r->role = role;
     /* Split the pattern into segments once. */
     char *copy = strdup(pattern), *save = NULL;
     for (char *tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
@@ -274,6 +276,56 @@ int tsa_http_route(tsa_http_server *s, const char *method, const char *pattern, 
     }
     free(copy);
     s->n_routes++;
+    return 0;
+}
+
+int tsa_http_route(tsa_http_server *s, const char *method, const char *pattern, tsa_http_handler fn,
+                   void *user)
+{
+    return tsa_http_route_role(s, method, pattern, "viewer", fn, user);
+}
+
+static int role_rank(const char *role)
+{
+    if (!role)
+        return 0;
+    if (!strcmp(role, "viewer"))
+        return 1;
+    if (!strcmp(role, "trainer"))
+        return 2;
+    if (!strcmp(role, "admin"))
+        return 3;
+    return 0;
+}
+
+/* Checks the caller's key against the route's role; sends 401/403/503 and
+ * returns -1 when the request may not proceed. */
+static int authorize(tsa_http_server *s, const route *r, tsa_http_req *req)
+{
+    if (!s->cfg.auth || !r->role)
+        return 0;
+    const char *h = mg_get_header(req->conn, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
+        tsa_http_send(req, 401, "application/json", "WWW-Authenticate: Bearer realm=\"libtsa\"\r\n",
+                      "{\"error\":{\"code\":\"unauthorized\",\"message\":\"send an API key as Authorization: Bearer KEY\"}}",
+                      strlen("{\"error\":{\"code\":\"unauthorized\",\"message\":\"send an API key as Authorization: Bearer KEY\"}}"));
+        return -1;
+    }
+    int rc = s->cfg.auth(s->cfg.auth_user, h + 7, req->role, req->actor);
+    if (rc == -2) {
+        tsa_http_send_error(req, 503, "store_unavailable", NULL, "the key store is unavailable");
+        return -1;
+    }
+    if (rc != 0) {
+        tsa_http_send(req, 401, "application/json", "WWW-Authenticate: Bearer realm=\"libtsa\", error=\"invalid_token\"\r\n",
+                      "{\"error\":{\"code\":\"unauthorized\",\"message\":\"unknown API key\"}}",
+                      strlen("{\"error\":{\"code\":\"unauthorized\",\"message\":\"unknown API key\"}}"));
+        return -1;
+    }
+    if (role_rank(req->role) < role_rank(r->role)) {
+        tsa_http_send_error(req, 403, "forbidden", NULL, "this needs the %s role; the key has %s", r->role, req->role);
+        return -1;
+    }
     return 0;
 }
 
@@ -571,6 +623,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
     /* Route first, so unknown paths answer 404 without reading bodies. */
     route *found = NULL;
     int path_matched = 0;
+    const char *matched_pattern = NULL; /* the metrics label for a 405: never the raw path */
     char allow[128] = "";
     for (size_t i = 0; i < s->n_routes; i++) {
         route *r = &s->routes[i];
@@ -581,6 +634,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
         for (size_t k = 0; k < probe.n_params; k++)
             free(probe.param_values[k]);
         path_matched = 1;
+        if (!matched_pattern)
+            matched_pattern = r->pattern;
         if (strlen(allow) + strlen(r->method) + 3 < sizeof allow) {
             if (*allow)
                 strcat(allow, ", ");
@@ -592,7 +647,7 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
             break;
         }
     }
-    const char *label = found ? found->pattern : (path_matched ? req.path : "unmatched");
+    const char *label = found ? found->pattern : (path_matched ? matched_pattern : "unmatched");
 
     if (!strcmp(req.method, "OPTIONS") && origin && !found) {
         char hdr[512];
@@ -673,6 +728,10 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
 
     match(found, req.path, &req);
     req.route = found->pattern;
+    if (authorize(s, found, &req) != 0) {
+        finish_request(s, &req, label);
+        return 1;
+    }
     exec_run(&s->pool, found, &req);
     if (!req.status)
         tsa_http_send_error(&req, 500, "internal", NULL, "the handler sent no response");

@@ -33,6 +33,8 @@ typedef struct tsa_http_req {
     void *server_user;         /* the user pointer given to the server */
     struct tsa_http_server *server;
     char cors_headers[640];    /* private: CORS lines added to every response */
+    char role[16];             /* the caller's role when authenticated ("" otherwise) */
+    char actor[128];           /* the API key's name when authenticated */
 } tsa_http_req;
 
 typedef void (*tsa_http_handler)(tsa_http_req *req, void *user);
@@ -48,6 +50,12 @@ typedef struct tsa_http_config {
     tsa_metrics *metrics;       /* may be NULL */
     void *user;                 /* passed in tsa_http_req.server_user */
     int log_requests;           /* one JSON line per request on stderr */
+    /* API-key authentication: when set, routes with a role need
+     * "Authorization: Bearer KEY"; the callback returns 0 and fills @role
+     * ("viewer", "trainer", "admin") and @name for a valid key, -1 for an
+     * unknown one, -2 when the key store is unavailable. */
+    int (*auth)(void *auth_user, const char *key, char role[16], char name[128]);
+    void *auth_user;
 } tsa_http_config;
 
 typedef struct tsa_http_server tsa_http_server;
@@ -57,6 +65,12 @@ int tsa_http_create(const tsa_http_config *cfg, tsa_http_server **out);
 /* Adds a route: method "GET", "POST", ... or "*"; pattern with {name} segments. */
 int tsa_http_route(tsa_http_server *s, const char *method, const char *pattern,
                    tsa_http_handler fn, void *user);
+/* Like tsa_http_route with the least role a caller needs when
+ * authentication is on: NULL (public), "viewer", "trainer" or "admin".
+ * tsa_http_route uses "viewer". */
+int tsa_http_route_role(tsa_http_server *s, const char *method, const char *pattern, const char *role,
+                        tsa_http_handler fn, void *user);
+
 /* Starts listening; on failure writes a reason (e.g. the port is in use). */
 int tsa_http_start(tsa_http_server *s, char *err, size_t err_len);
 /* Stops: waits for in-flight requests, then frees. */

@@ -255,7 +255,12 @@ cJSON *tsa_a2a_call(const char *base_url, const char *skill, const cJSON *argume
     char url[600];
     snprintf(url, sizeof url, "%s/a2a", base_url);
     tsa_http_response resp;
-    int rc = tsa_http_request("POST", url, "A2A-Version: 1.0\r\n", body, timeout_ms, &resp, err, err_len);
+    /* With API keys on, calls between services carry TSA_AGENT_KEY. */
+    char headers[300] = "A2A-Version: 1.0\r\n";
+    const char *key = getenv("TSA_AGENT_KEY");
+    if (key && *key && strlen(key) < 200)
+        snprintf(headers, sizeof headers, "A2A-Version: 1.0\r\nAuthorization: Bearer %s\r\n", key);
+    int rc = tsa_http_request("POST", url, headers, body, timeout_ms, &resp, err, err_len);
     cJSON_free(body);
     if (rc != 0)
         return NULL;
