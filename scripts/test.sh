@@ -55,6 +55,7 @@ FINISHED=0
 finish() {
     local rc=$? entry name p f s
     trap - EXIT
+    declare -F stop_pg >/dev/null && stop_pg
     if [ "$FINISHED" != 1 ]; then
         echo "test.sh: stopped early (exit $rc)"
         SUITES+=("test.sh 0 1 0")
@@ -163,6 +164,21 @@ if step build meson setup build-test -Dtests=true --werror \
     built=1
 fi
 
+# A throwaway PostgreSQL for the store's PostgreSQL cases (unit and asan).
+PG_DIR=""
+stop_pg() { [ -n "$PG_DIR" ] && scripts/pg-test-server stop "$PG_DIR" >/dev/null 2>&1; PG_DIR=""; }
+if [ "$built" = 1 ] && [ -x scripts/pg-test-server ]; then
+    banner "PostgreSQL for the store tests"
+    if url=$(scripts/pg-test-server 2>"$LOGDIR/pg.log"); then
+        export TSA_TEST_PG_URL="$url"
+        PG_DIR=$(sed -n 's/.*stop with: .* stop //p' "$LOGDIR/pg.log" | tail -1)
+        echo "TSA_TEST_PG_URL=$url"
+    else
+        echo "test.sh: could not start PostgreSQL:"; tail -20 "$LOGDIR/pg.log"
+        record postgres 0 1
+    fi
+fi
+
 if [ "$built" = 1 ]; then
     banner "meson test -C build-test"
     meson test -C build-test --print-errorlogs --num-processes 2
@@ -188,6 +204,9 @@ else
         count_meson build-asan "$rc" "asan-" asan-unit
     fi
 fi
+
+stop_pg
+unset TSA_TEST_PG_URL
 
 # ---------------------------------------------------------------------------
 if [ -d tests/python ] && [ -n "$(find tests/python -name 'test_*.py' -print -quit)" ]; then
