@@ -1,0 +1,22 @@
+/* Causal dilated 1-D convolution over (B, T, C) sequences: the output at t
+ * sees inputs t, t - d, ..., t - (K - 1) d, zero before the start. */
+#ifndef TSA_NN_CONV1D_H
+#define TSA_NN_CONV1D_H
+
+#include <stddef.h>
+
+/* W (Cout, K, Cin): tap k multiplies x[t - (K - 1 - k) d]; b (Cout). */
+size_t tsa_nn_conv1d_n_params(size_t Cin, size_t Cout, size_t K);
+
+/* y (B, T, Cout) = conv(x (B, T, Cin)); col (B * T, K * Cin) receives the
+ * unfolded input, which backward reuses. */
+void tsa_nn_conv1d_forward(float *y, float *col, const float *x, const float *W, const float *b,
+                           size_t B, size_t T, size_t Cin, size_t Cout, size_t K, size_t dil);
+
+/* Adds dW, db and, when dx is non-NULL, dx (B, T, Cin). dcol (B * T, K * Cin)
+ * is scratch. */
+void tsa_nn_conv1d_backward(float *dx, float *dW, float *db, float *dcol, const float *dy,
+                            const float *col, const float *W, size_t B, size_t T, size_t Cin,
+                            size_t Cout, size_t K, size_t dil);
+
+#endif
