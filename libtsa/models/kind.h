@@ -124,5 +124,15 @@ int tsa_param_bool(const tsa_model *m, const char *key);
 
 /* The kinds. */
 extern const tsa_kind tsa_kind_multivariate;
+extern const tsa_kind tsa_kind_lstm;
+extern const tsa_kind tsa_kind_cnn;
+extern const tsa_kind tsa_kind_transformer;
+extern const tsa_kind tsa_kind_cnn_lstm;
+extern const tsa_kind tsa_kind_naive;
+extern const tsa_kind tsa_kind_seasonal_naive;
+extern const tsa_kind tsa_kind_ets;
+extern const tsa_kind tsa_kind_theta;
+extern const tsa_kind tsa_kind_prophet;
+extern const tsa_kind tsa_kind_hmm;
 
 #endif

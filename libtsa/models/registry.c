@@ -5,6 +5,16 @@
 
 static const tsa_kind *const kinds[] = {
     &tsa_kind_multivariate,
+    &tsa_kind_lstm,
+    &tsa_kind_cnn,
+    &tsa_kind_transformer,
+    &tsa_kind_cnn_lstm,
+    &tsa_kind_naive,
+    &tsa_kind_seasonal_naive,
+    &tsa_kind_ets,
+    &tsa_kind_theta,
+    &tsa_kind_prophet,
+    &tsa_kind_hmm,
 };
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
