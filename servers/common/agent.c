@@ -22,6 +22,9 @@ struct tsa_tool_call {
     cJSON *progress_token;     /* MCP progressToken, or NULL */
     int sse;                   /* the answer is an SSE stream already */
     _Atomic int cancelled;
+    double progress_offset;    /* MCP progress must increase across fit stages */
+    double last_progress;
+    int n_progress;
     char rpc_id[96];           /* the JSON-RPC id as printed JSON */
     char session[40];
     struct a2a_task *task;     /* A2A */
@@ -37,7 +40,7 @@ typedef struct session {
 
 typedef struct a2a_task {
     char id[40];
-    char context_id[40];
+    char context_id[130];
     char message_id[80];
     int state;                 /* task_state */
     char *skill;
@@ -178,9 +181,18 @@ int tsa_tool_progress(tsa_tool_call *c, double progress, double total, const cha
         cJSON_AddStringToObject(n, "method", "notifications/progress");
         cJSON *p = cJSON_AddObjectToObject(n, "params");
         cJSON_AddItemToObject(p, "progressToken", cJSON_Duplicate(c->progress_token, 1));
-        cJSON_AddNumberToObject(p, "progress", progress);
+        /* A fit may restart its count (EM restarts, a second stage); MCP
+         * requires progress to increase, so continue from the last value. */
+        double sent = c->progress_offset + progress;
+        if (c->n_progress && !(sent > c->last_progress)) {
+            c->progress_offset = c->last_progress + 1 - progress;
+            sent = c->last_progress + 1;
+        }
+        c->last_progress = sent;
+        c->n_progress++;
+        cJSON_AddNumberToObject(p, "progress", sent);
         if (total > 0)
-            cJSON_AddNumberToObject(p, "total", total);
+            cJSON_AddNumberToObject(p, "total", c->progress_offset + total > sent ? c->progress_offset + total : sent);
         if (message)
             cJSON_AddStringToObject(p, "message", message);
         char *s = cJSON_PrintUnformatted(n);
@@ -321,6 +333,13 @@ static cJSON *parse_body(tsa_http_req *r)
 {
     const char *end = NULL;
     cJSON *msg = r->body_len ? cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 0) : NULL;
+    /* Anything after the value (a second message, stray text) makes the body invalid JSON. */
+    while (msg && end < r->body + r->body_len && isspace((unsigned char)*end))
+        end++;
+    if (msg && end != r->body + r->body_len) {
+        cJSON_Delete(msg);
+        msg = NULL;
+    }
     if (!msg) {
         rpc_send(r, 400, rpc_error(NULL, -32700, "Parse error: the body is not valid JSON", NULL), 0, NULL);
         return NULL;
@@ -510,8 +529,8 @@ static void mcp_post(tsa_http_req *r, tsa_agent *a)
         }
     }
 
-    /* Notifications and responses: 202 without a body. */
-    if (!id) {
+    /* Notifications (no id) and responses (no method): 202 without a body. */
+    if (!id || !m) {
         if (m && !strcmp(m, "notifications/cancelled")) {
             const cJSON *rid = cJSON_GetObjectItemCaseSensitive(params, "requestId");
             if (rid)
@@ -902,8 +921,12 @@ static cJSON *a2a_send(tsa_agent *a, const cJSON *id, const cJSON *params, int v
     if (!cJSON_IsObject(message) || !cJSON_IsArray(parts) || cJSON_GetArraySize(parts) == 0 || !cJSON_IsString(mid))
         return a2a_error(id, -32602, "Invalid params: message with messageId and at least one part is required", "INVALID_PARAMS", v1);
     const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(message, "contextId");
-    char context_id[40];
-    if (cJSON_IsString(ctx) && strlen(ctx->valuestring) < sizeof context_id)
+    char context_id[130];
+    int has_ctx = cJSON_IsString(ctx) && *ctx->valuestring;
+    if ((ctx && !cJSON_IsNull(ctx) && !cJSON_IsString(ctx)) || (has_ctx && strlen(ctx->valuestring) >= sizeof context_id))
+        return a2a_error(id, -32602, "Invalid params: message.contextId must be a string of at most 129 characters",
+                         "INVALID_PARAMS", v1);
+    if (has_ctx)
         snprintf(context_id, sizeof context_id, "%s", ctx->valuestring);
     else
         tsa_uuid(context_id);
