@@ -244,19 +244,29 @@ static cJSON *describe(const tsa_series *s, double *trend_r2, double *season_acf
     }
     *season_acf = 0;
     *period = 0;
-    for (size_t lag = 2; var > 0 && lag <= n / 3 && lag <= 1000; lag++) {
+    /* The season is the highest autocorrelation peak after the first local
+     * minimum (a smooth series is correlated at small lags without being
+     * seasonal). */
+    size_t max_lag = n / 3 < 1000 ? n / 3 : 1000;
+    double *acf = calloc(max_lag + 2, sizeof *acf);
+    for (size_t lag = 1; var > 0 && acf && lag <= max_lag; lag++) {
         double c = 0;
         for (size_t t = lag; t < n; t++)
             c += r[t] * r[t - lag];
-        c /= var;
-        /* The first local maximum above 0.3 is the season. */
-        if (c > *season_acf + 1e-9 && c > 0.3) {
-            *season_acf = c;
-            *period = lag;
-        } else if (*period && c < *season_acf - 0.1) {
+        acf[lag] = c / var;
+    }
+    size_t first_min = 0;
+    for (size_t lag = 2; acf && lag < max_lag; lag++)
+        if (acf[lag] <= acf[lag - 1] && acf[lag] < acf[lag + 1]) {
+            first_min = lag;
             break;
         }
-    }
+    for (size_t lag = first_min ? first_min + 1 : max_lag + 1; acf && lag < max_lag; lag++)
+        if (acf[lag] >= acf[lag - 1] && acf[lag] >= acf[lag + 1] && acf[lag] > 0.3 && acf[lag] > *season_acf) {
+            *season_acf = acf[lag];
+            *period = lag;
+        }
+    free(acf);
     free(r);
     cJSON *d = cJSON_CreateObject();
     cJSON_AddNumberToObject(d, "length", (double)n);

@@ -1271,7 +1271,14 @@ cJSON *tsa_op_ensemble(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
         cJSON *sub = cJSON_CreateObject();
         tsa_store_model meta;
         char err[TSA_STORE_ERR_LEN];
-        int stored = tsa_store_model_get_meta(svc->store, it->valuestring, &meta, err) == TSA_STORE_OK;
+        tsa_store_status mst = tsa_store_model_get_meta(svc->store, it->valuestring, &meta, err);
+        if (mst == TSA_STORE_UNAVAILABLE || mst == TSA_STORE_ERROR) {
+            /* Not "unknown model type": the name may well be stored. */
+            cJSON_Delete(sub);
+            tsa_svc_fail_store(e, mst, err, "loading the model");
+            goto done;
+        }
+        int stored = mst == TSA_STORE_OK;
         double val_rmse = NAN;
         if (stored) {
             cJSON *mj = cJSON_Parse(meta.metrics_json);
@@ -1385,13 +1392,19 @@ cJSON *tsa_op_forecast_and_detect(tsa_svc *svc, const cJSON *req, tsa_svc_error 
     cJSON_AddItemToObject(dreq, "data", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(req, "data"), 1));
     tsa_store_model meta;
     char err[TSA_STORE_ERR_LEN];
-    int fc_stored = tsa_store_model_get_meta(svc->store, fc_model, &meta, err) == TSA_STORE_OK;
+    tsa_store_status fst = tsa_store_model_get_meta(svc->store, fc_model, &meta, err);
+    if (fst == TSA_STORE_UNAVAILABLE || fst == TSA_STORE_ERROR) {
+        cJSON_Delete(freq);
+        cJSON_Delete(dreq);
+        return tsa_svc_fail_store(e, fst, err, "loading the model");
+    }
+    int fc_stored = fst == TSA_STORE_OK;
     if (fc_stored)
         tsa_store_model_clear(&meta);
     cJSON_AddStringToObject(freq, fc_stored ? "model_name" : "model_type", fc_model);
     cJSON_AddNumberToObject(freq, "steps_ahead", (double)steps);
-    if (!an_model)
-        an_model = fc_model;
+    if (!an_model) /* the coordinator's default */
+        an_model = tsa_kind_capabilities("hmm") ? "hmm" : fc_model;
     int an_stored = tsa_store_model_get_meta(svc->store, an_model, &meta, err) == TSA_STORE_OK;
     if (an_stored)
         tsa_store_model_clear(&meta);
@@ -1781,9 +1794,18 @@ static void run_job(tsa_svc *svc, tsa_store_job *job)
 static void *worker_main(void *arg)
 {
     tsa_svc *svc = arg;
+    double last_recover = tsa_now();
     while (!svc->stopping) {
         tsa_store_job job;
         char err[TSA_STORE_ERR_LEN];
+        /* Jobs left running by a process of this host that died (a replica
+         * killed mid-training) are marked interrupted now, not at the next
+         * start-up. Dead pids only: a long epoch is not a dead worker. */
+        if (tsa_now() - last_recover >= 5.0) {
+            int64_t n = 0;
+            tsa_store_job_recover(svc->store, 0, &n, err);
+            last_recover = tsa_now();
+        }
         tsa_store_status st = tsa_store_job_claim(svc->store, svc->worker_id, NULL, &job, err);
         if (st == TSA_STORE_OK) {
             run_job(svc, &job);

@@ -93,9 +93,19 @@ static tsa_store_status sq_connect(const char *target, const tsa_store_options *
      * exclusive lock, which the busy timeout covers when processes start
      * together. The other pragmas are per connection. */
     sqlite3_stmt *stmt = NULL;
-    rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(stmt);
+    /* Processes opening a new file together can get SQLITE_BUSY here
+     * without the busy handler running (the switch to WAL is not a
+     * transaction): retry for up to the busy timeout. */
+    for (unsigned waited = 0;; waited += 50) {
+        rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &stmt, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(stmt);
+        if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) || waited >= opt->busy_timeout_ms)
+            break;
+        sqlite3_finalize(stmt);
+        stmt = NULL;
+        sqlite3_sleep(50);
+    }
     if (rc == SQLITE_ROW) {
         const unsigned char *mode = sqlite3_column_text(stmt, 0);
         if (!mode || strcmp((const char *)mode, "wal") != 0) {

@@ -387,8 +387,10 @@ static cJSON *anomaly_aware(void *ctx, const cJSON *args, tsa_tool_call *call, t
     if (tsa_series_from_json(cJSON_GetObjectItemCaseSensitive(args, "data"), "data", &s, err, sizeof err) != 0)
         return tsa_svc_fail(e, 400, "invalid_field", "data", "%s", err);
     const char *fm = str_arg(args, "forecasting_model", "multivariate");
-    const char *am = str_arg(args, "anomaly_model", "multivariate");
-    double steps = num_arg(args, "steps_ahead", 10), thr = num_arg(args, "threshold", 0.99);
+    const char *am = str_arg(args, "anomaly_model", NULL);
+    if (!am) /* as coordinated_analysis */
+        am = tsa_kind_capabilities("hmm") ? "hmm" : "multivariate";
+    double steps = num_arg(args, "steps_ahead", 10), thr = num_arg(args, "threshold", 0.95);
     /* 1. Explain the anomalies (gives the detector's expected values). */
     a2a_job ex = {"anomaly", c->anomaly_url, "explain_anomalies", cJSON_CreateObject(), c->timeout_ms, NULL, "", 0};
     add_model(ex.args, am, "multivariate");
@@ -565,7 +567,11 @@ static cJSON *send_message(void *ctx, const cJSON *args, tsa_tool_call *call, ts
         char full[512];
         snprintf(full, sizeof full, "%s/a2a", url);
         tsa_http_response r;
-        if (tsa_http_request("POST", full, "A2A-Version: 1.0\r\n", body, c->timeout_ms, &r, err, sizeof err) == 0) {
+        char headers[300] = "A2A-Version: 1.0\r\n";
+        const char *key = getenv("TSA_AGENT_KEY");
+        if (key && *key && strlen(key) < 200)
+            snprintf(headers, sizeof headers, "A2A-Version: 1.0\r\nAuthorization: Bearer %s\r\n", key);
+        if (tsa_http_request("POST", full, headers, body, c->timeout_ms, &r, err, sizeof err) == 0) {
             cJSON *j = cJSON_Parse(r.body);
             reply = j ? cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(j, "result"), 1) : NULL;
             cJSON_Delete(j);
