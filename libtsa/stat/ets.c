@@ -472,7 +472,9 @@ static tsa_status nm_run(gsl_multimin_fminimizer *mz, gsl_multimin_function *f, 
     TSA_FAIL_IF(gs != GSL_SUCCESS, TSA_ENUMERIC, "ets: Nelder-Mead could not start (%s)",
                 gsl_strerror(gs));
     const size_t stall = 20 * (f->n + 1);
-    double best = gsl_multimin_fminimizer_minimum(mz);
+    /* GSL sets the simplex minimum only from the first iterate: start from
+     * the objective at the starting point. */
+    double best = f->f(x, f->params);
     size_t it = 0, last = 0;
     for (; it < max_iter; it++) {
         gs = gsl_multimin_fminimizer_iterate(mz);
