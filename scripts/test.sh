@@ -246,6 +246,29 @@ if [ -f tests/services/run ]; then
     fi
 fi
 
+if [ -f tests/agents/run ]; then
+    banner "agents (MCP and A2A)"
+    if [ -x tests/agents/run ]; then
+        run_runner agents ./tests/agents/run
+    else
+        run_runner agents bash tests/agents/run
+    fi
+fi
+
+if [ -f tests/deploy/run ]; then
+    banner "deploy (static checks of docker-compose.yml and deploy/)"
+    run_runner deploy "$PY" tests/deploy/run "$TSA_BUILD_DIR"
+fi
+
+if [ -f tests/browser/run ]; then
+    banner "browser (tsa-dashboard in headless Chromium)"
+    if [ -x tests/browser/run ]; then
+        run_runner browser ./tests/browser/run
+    else
+        run_runner browser bash tests/browser/run
+    fi
+fi
+
 # ---------------------------------------------------------------------------
 FINISHED=1
 exit 0

@@ -386,6 +386,8 @@ int main(int argc, char **argv)
     tsa_store_status st = tsa_store_open(url, NULL, &a.svc.store, serr);
     if (st != TSA_STORE_OK) {
         fprintf(stderr, "tsa-api: cannot open the store %s: %s\n", url, serr);
+        tsa_model_cache_free(a.svc.cache);
+        tsa_metrics_free(a.svc.metrics);
         return 1;
     }
     int64_t recovered = 0;
@@ -405,6 +407,8 @@ int main(int argc, char **argv)
         if (arc < 0)
             fprintf(stderr, "tsa-api: %s\n", err);
         tsa_store_close(a.svc.store);
+        tsa_model_cache_free(a.svc.cache);
+        tsa_metrics_free(a.svc.metrics);
         return arc < 0 ? 1 : 0;
     }
     tsa_http_server *srv;
@@ -442,6 +446,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "tsa-api: %s\n", err);
         tsa_http_destroy(srv);
         tsa_store_close(a.svc.store);
+        tsa_model_cache_free(a.svc.cache);
+        tsa_metrics_free(a.svc.metrics);
         return 1;
     }
     if (tsa_op_workers_start(&a.svc) != 0) {

@@ -78,6 +78,11 @@ int tsa_parse_time(const char *s, int64_t *out)
         return -1;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec < 0 || sec >= 61)
         return -1;
+    /* 2024-02-31 is not a date (days_from_civil would quietly give March 2). */
+    static const int month_days[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > month_days[mo - 1] || (mo == 2 && d == 29 && !leap))
+        return -1;
     int64_t days;
     days_from_civil(y, (unsigned)mo, (unsigned)d, &days);
     *out = days * 86400 + h * 3600 + mi * 60 + (int64_t)sec - offset;
