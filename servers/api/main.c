@@ -263,6 +263,10 @@ static void h_models(tsa_http_req *r, void *user)
         return;
     char task[32], kind[64];
     const char *t = tsa_http_query(r, "task", task, sizeof task);
+    if (t && strcmp(t, "forecasting") && strcmp(t, "anomaly")) {
+        tsa_http_send_error(r, 400, "invalid_field", "task", "task: must be forecasting or anomaly");
+        return;
+    }
     const char *k = tsa_http_query(r, "model_type", kind, sizeof kind);
     tsa_svc_error e = {0};
     reply(r, 200, tsa_op_model_list(&a->svc, t, k, limit, offset, &e), &e);
