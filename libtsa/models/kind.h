@@ -134,5 +134,6 @@ extern const tsa_kind tsa_kind_ets;
 extern const tsa_kind tsa_kind_theta;
 extern const tsa_kind tsa_kind_prophet;
 extern const tsa_kind tsa_kind_hmm;
+extern const tsa_kind tsa_kind_ensemble;
 
 #endif

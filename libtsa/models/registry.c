@@ -15,6 +15,7 @@ static const tsa_kind *const kinds[] = {
     &tsa_kind_theta,
     &tsa_kind_prophet,
     &tsa_kind_hmm,
+    &tsa_kind_ensemble,
 };
 
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
