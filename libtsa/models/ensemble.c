@@ -24,8 +24,9 @@ typedef struct ensemble_state {
 static const char *const methods[] = {"mean", "median", "weighted_average", NULL};
 
 static const tsa_param_spec ensemble_params[] = {
-    {"members", TSA_PARAM_STRING, 0, "ets,theta,naive", 0, 0, NULL,
-     "comma-separated model kinds fitted on the same data (each must forecast; at most 16)"},
+    {"members", TSA_PARAM_STRING, 0, "auto", 0, 0, NULL,
+     "comma-separated model kinds fitted on the same data (each must forecast; at most 16); auto: "
+     "ets,theta,naive for one feature, multivariate,hmm for several"},
     {"method", TSA_PARAM_STRING, 0, "mean", 0, 0, methods,
      "combination: mean, median, or weighted_average (weights inverse to holdout RMSE)"},
     {"validation_fraction", TSA_PARAM_DOUBLE, 0.2, NULL, 0.05, 0.5, NULL,
@@ -91,7 +92,10 @@ static tsa_status ensemble_fit(const tsa_model *m, void *state, const tsa_series
     ensemble_state *s = state;
     char names[MAX_MEMBERS][64];
     size_t n;
-    TSA_TRY(parse_members(tsa_param_str(m, "members"), names, &n, train->n_features));
+    const char *spec = tsa_param_str(m, "members");
+    if (!strcmp(spec, "auto"))
+        spec = train->n_features > 1 ? "multivariate,hmm" : "ets,theta,naive";
+    TSA_TRY(parse_members(spec, names, &n, train->n_features));
     const size_t T = train->length, k = train->n_features;
     size_t hold = (size_t)((double)T * tsa_param_double(m, "validation_fraction"));
     if (hold < 1)

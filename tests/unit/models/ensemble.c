@@ -176,10 +176,12 @@ TEST(bad_members)
     for (int i = 0; i < 200; i++)
         two[i] = sin(i * 0.3) + (i % 2);
     tsa_series s2 = tsa_series_view(two, 100, 2);
-    CHECK_OK(tsa_model_create("ensemble", NULL, &m));
+    CHECK_OK(tsa_params_from_json("{\"members\": \"multivariate,ets\"}", &p));
+    CHECK_OK(tsa_model_create("ensemble", p, &m));
     CHECK_STATUS(tsa_model_fit(m, &s2, NULL), TSA_ESHAPE);
     CHECK_ERROR_MENTIONS("univariate");
     tsa_model_free(m);
+    tsa_params_free(p);
     tsa_generated_free(g);
 }
 
@@ -192,7 +194,7 @@ TEST(multivariate_members)
     tsa_generated *g = NULL;
     CHECK_OK(tsa_generate(&o, &g));
     tsa_series s = tsa_series_view(g->values, g->length, 2);
-    tsa_model *m = fit("ensemble", "{\"members\": \"multivariate,hmm\"}", &s);
+    tsa_model *m = fit("ensemble", NULL, &s); /* auto: multivariate,hmm */
     CHECK(m != NULL);
     tsa_forecast *fc = NULL;
     CHECK_OK(tsa_model_forecast(m, &s, 5, 0.9, &fc));
