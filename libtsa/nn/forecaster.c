@@ -384,7 +384,8 @@ tsa_status tsa_nn_save(const tsa_model *m, tsa_wbuf *w)
     tsa_wbuf_i64(w, s->tr.best_epoch);
     tsa_wbuf_f64(w, s->tr.train_loss);
     tsa_wbuf_f64(w, s->tr.val_loss);
-    tsa_wbuf_f64(w, s->tr.seconds);
+    /* The fit's duration is not part of the model: same seed, same bytes. */
+    tsa_wbuf_f64(w, 0.0);
     tsa_wbuf_u64(w, s->n_train_windows);
     tsa_wbuf_u64(w, s->n_val_windows);
     TSA_FAIL_IF(w->failed, TSA_ENOMEM, "save: out of memory writing the network");
@@ -499,7 +500,6 @@ tsa_status tsa_nn_info(const tsa_model *m, cJSON *obj)
     bad |= !cJSON_AddNumberToObject(obj, "best_epoch", (double)s->tr.best_epoch);
     bad |= !cJSON_AddNumberToObject(obj, "train_loss", s->tr.train_loss);
     bad |= !cJSON_AddNumberToObject(obj, "val_loss", s->tr.val_loss);
-    bad |= !cJSON_AddNumberToObject(obj, "fit_seconds", s->tr.seconds);
     bad |= !cJSON_AddNumberToObject(obj, "train_windows", (double)s->n_train_windows);
     bad |= !cJSON_AddNumberToObject(obj, "validation_windows", (double)s->n_val_windows);
     bad |= !cJSON_AddNumberToObject(obj, "calibration_windows", (double)s->n_resid);
