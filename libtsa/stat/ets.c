@@ -145,11 +145,17 @@ static inline void ets_update(const ets_par *p, double *l, double *b, double *sl
 
 /* Filters y (n) from (l, b, ring) at phase 0, updating them; the sum of
  * squared errors and of log |mu|. Returns 0, or -1 on a degenerate or
- * non-finite prediction. */
+ * non-finite prediction.
+ *
+ * sum log |mu_t| is taken as the log of the product of the |mu_t|, kept as
+ * mantissa * 2^exponent: one log per call instead of one per step, equal up
+ * to rounding. The mantissa stays within [2^-500, 2^500] (factors outside
+ * that range are split first), so no product overflows or underflows. */
 static int ets_run(const ets_par *p, const double *y, size_t n, double *l, double *b,
                    double *ring, double *sse, double *sumlog)
 {
-    double s2 = 0.0, sl = 0.0;
+    double s2 = 0.0, sl = 0.0, mant = 1.0;
+    long ex = 0;
     size_t k = 0;
     const size_t m = p->m;
     for (size_t t = 0; t < n; t++) {
@@ -160,7 +166,18 @@ static int ets_run(const ets_par *p, const double *y, size_t n, double *l, doubl
             if (fabs(mu) < ETS_TOL)
                 return -1;
             e = (y[t] - mu) / mu;
-            sl += log(fabs(mu));
+            double a = fabs(mu);
+            if (!(a >= 0x1p-500 && a <= 0x1p500)) {
+                int ea;
+                a = frexp(a, &ea);
+                ex += ea;
+            }
+            mant *= a;
+            if (!(mant >= 0x1p-500 && mant <= 0x1p500)) {
+                int em;
+                mant = frexp(mant, &em);
+                ex += em;
+            }
         } else {
             e = y[t] - mu;
         }
@@ -169,6 +186,8 @@ static int ets_run(const ets_par *p, const double *y, size_t n, double *l, doubl
         if (++k == m)
             k = 0;
     }
+    if (p->error == TSA_STAT_ETS_M)
+        sl = log(mant) + (double)ex * M_LN2;
     if (!isfinite(s2) || !isfinite(sl) || !isfinite(*l) || !isfinite(*b))
         return -1;
     *sse = s2;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
 #include <gsl/gsl_cdf.h>
 
 #include "core/error.h"
@@ -272,6 +273,14 @@ struct tsa_stat_prophet_problem {
     double *g, *dz, *dg;  /* (n) trend, its logistic slope, r (1 + X beta_m) */
     size_t *seg;          /* (n) trend segment of each row */
     double *Kseg, *Bseg, *gK, *gB; /* (S + 1) */
+    /* Linear growth with additive terms only: r = y - A theta_lin, with
+     * A = [t, 1, (t - s_j)+, X] (see lin_setup). */
+    int lin_state;        /* 0: not tried, 1: in use, -1: not applicable */
+    double *lin_G;        /* (P, P) A'A, P = 2 + S + K */
+    double *lin_th0;      /* (P) the reference point */
+    double *lin_h0;       /* (P) A' r(th0) */
+    double *lin_d;        /* (2 P) scratch: theta_lin - th0, then G d */
+    double lin_e0;        /* r(th0)' r(th0) */
 };
 
 void tsa_stat_prophet_problem_free(tsa_stat_prophet_problem *pb)
@@ -284,6 +293,7 @@ void tsa_stat_prophet_problem_free(tsa_stat_prophet_problem *pb)
     free(pb->prior_prec);
     free(pb->seg);
     free(pb->Kseg);
+    free(pb->lin_G);
     free(pb);
 }
 
@@ -597,6 +607,130 @@ static inline void axpy4(double *restrict y, const double *restrict x, double a,
 #define SIGMA_MIN 1e-10
 
 /* Flags of objective_core. */
+/* ---- linear growth, additive terms: the normal equations ---------------- */
+
+/* With linear growth and no multiplicative terms the residual is linear in
+ * theta_lin = (k, m, delta, beta) (Taylor & Letham 2018, eq. 4 with
+ * additive seasonality): r = y - A theta_lin. Then for d = theta_lin - th0
+ *   r'r = r0'r0 - 2 d'A'r0 + d'A'A d,   A'r = A'r0 - A'A d,
+ * with r0 = r(th0), which costs O(P^2) per evaluation once A'A is known,
+ * instead of O(n P). The reference point th0 is moved to the evaluated
+ * point (one O(n P) pass) whenever r'r falls below r0'r0 / 64, so the
+ * cancellation in the first formula never costs more than about two
+ * digits of r'r. */
+
+#define LIN_REFRESH 64.0
+
+/* theta index of theta_lin's coordinate q: theta_lin skips log sigma. */
+static size_t lin_index(size_t q) { return q < 2 ? q : q + 1; }
+
+static size_t lin_dim(const tsa_stat_prophet_problem *pb) { return 2 + pb->S + pb->K; }
+
+/* r(th0), r0'r0 and A'r0 by a direct pass at theta (dim), whose trend
+ * segments are in Kseg/Bseg; th0 = theta_lin. */
+static void lin_reset(tsa_stat_prophet_problem *pb, const double *th)
+{
+    const size_t n = pb->n, S = pb->S, K = pb->K, P = lin_dim(pb);
+    const double *beta = th + TSA_STAT_PROPHET_DELTA + S;
+    double *h = pb->lin_h0, *hb = h + 2 + S, *r = pb->dg;
+    memset(h, 0, P * sizeof *h);
+    double e = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const size_t j = pb->seg[i];
+        const double *row = pb->X + i * K;
+        const double ri =
+            pb->y[i] - (pb->Kseg[j] * pb->t[i] + pb->Bseg[j] + dot4(row, beta, K));
+        e += ri * ri;
+        axpy4(hb, row, ri, K);
+        r[i] = ri;
+    }
+    double s1 = 0.0, st = 0.0;
+    size_t i = n;
+    for (size_t j = S; j-- > 0;) {
+        for (; i > pb->cp_first[j]; i--) {
+            s1 += r[i - 1];
+            st += r[i - 1] * pb->t[i - 1];
+        }
+        h[2 + j] = st - pb->cp[j] * s1;
+    }
+    for (; i > 0; i--) {
+        s1 += r[i - 1];
+        st += r[i - 1] * pb->t[i - 1];
+    }
+    h[0] = st;
+    h[1] = s1;
+    pb->lin_e0 = e;
+    for (size_t q = 0; q < P; q++)
+        pb->lin_th0[q] = th[lin_index(q)];
+}
+
+/* Sets up the normal equations when they apply (lin_state 1), else
+ * marks them unused (-1); out of memory also falls back to the direct
+ * path, which gives the same objective. */
+static void lin_setup(tsa_stat_prophet_problem *pb)
+{
+    pb->lin_state = -1;
+    if (pb->logistic || pb->K_add != pb->K)
+        return;
+    const size_t n = pb->n, S = pb->S, K = pb->K, P = lin_dim(pb);
+    double *A = malloc(n * P * sizeof *A);
+    pb->lin_G = malloc((P * P + 4 * P) * sizeof *pb->lin_G);
+    if (!A || !pb->lin_G) {
+        free(A);
+        free(pb->lin_G);
+        pb->lin_G = NULL;
+        return;
+    }
+    pb->lin_th0 = pb->lin_G + P * P;
+    pb->lin_h0 = pb->lin_th0 + P;
+    pb->lin_d = pb->lin_h0 + P;
+    for (size_t i = 0; i < n; i++) {
+        double *a = A + i * P;
+        const double t = pb->t[i];
+        a[0] = t;
+        a[1] = 1.0;
+        for (size_t j = 0; j < S; j++)
+            a[2 + j] = i >= pb->cp_first[j] ? t - pb->cp[j] : 0.0;
+        memcpy(a + 2 + S, pb->X + i * K, K * sizeof *a);
+    }
+    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)P, (int)n, 1.0, A, (int)P, 0.0,
+                pb->lin_G, (int)P);
+    free(A);
+    for (size_t a = 0; a < P; a++)
+        for (size_t b = 0; b < a; b++)
+            pb->lin_G[a * P + b] = pb->lin_G[b * P + a];
+    pb->lin_state = 1;
+}
+
+/* r'r and A'r (P) at theta through the normal equations (Kseg/Bseg set). */
+static double lin_eval(tsa_stat_prophet_problem *pb, const double *th, double *Ar)
+{
+    const size_t P = lin_dim(pb);
+    const double *G = pb->lin_G, *h0 = pb->lin_h0;
+    double *d = pb->lin_d, *Gd = d + P;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        for (size_t q = 0; q < P; q++)
+            d[q] = th[lin_index(q)] - pb->lin_th0[q];
+        double dh = 0.0, dGd = 0.0;
+        for (size_t a = 0; a < P; a++) {
+            const double v = dot4(G + a * P, d, P);
+            Gd[a] = v;
+            dGd += d[a] * v;
+            dh += d[a] * h0[a];
+        }
+        const double rss = pb->lin_e0 - 2.0 * dh + dGd;
+        if (attempt == 0 && !(rss * LIN_REFRESH >= pb->lin_e0)) {
+            lin_reset(pb, th);
+            continue;
+        }
+        if (Ar)
+            for (size_t a = 0; a < P; a++)
+                Ar[a] = h0[a] - Gd[a];
+        return rss;
+    }
+    return NAN; /* not reached: the second attempt returns */
+}
+
 enum {
     OBJ_PROFILE = 1 /* sigma at its optimum given the rest (theta's log sigma ignored) */
 };
@@ -627,8 +761,17 @@ static double objective_core(tsa_stat_prophet_problem *pb, const double *th, dou
     if (grad)
         memset(grad, 0, dim * sizeof *grad);
 
+    if (pb->lin_state == 0) {
+        lin_setup(pb);
+        if (pb->lin_state == 1)
+            lin_reset(pb, th);
+    }
+    const int lin = pb->lin_state == 1;
+    double *Ar = lin ? pb->lin_d + lin_dim(pb) : NULL; /* reuses G d's slot */
     double rss = 0.0;
-    for (size_t i = 0; i < n; i++) {
+    if (lin)
+        rss = lin_eval(pb, th, grad ? Ar : NULL);
+    for (size_t i = 0; i < n && !lin; i++) {
         const size_t j = pb->seg[i];
         double g;
         if (pb->logistic) {
@@ -673,14 +816,21 @@ static double objective_core(tsa_stat_prophet_problem *pb, const double *th, dou
     if (!grad)
         return f;
 
+    if (lin)
+        memcpy(gbeta, Ar + 2 + S, K * sizeof *gbeta);
     for (size_t c = 0; c < K; c++)
         gbeta[c] = -gbeta[c] * inv + beta[c] * pb->prior_prec[c];
     grad[TSA_STAT_PROPHET_LOG_SIGMA] = profile ? 0.0 : 4.0 * sigma * sigma + (double)n - rss * inv;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n && !lin; i++)
         dg[i] *= -inv;
 
     double *gdelta = grad + TSA_STAT_PROPHET_DELTA;
-    if (!pb->logistic) {
+    if (lin) {
+        grad[TSA_STAT_PROPHET_K] = -inv * Ar[0];
+        grad[TSA_STAT_PROPHET_M] = -inv * Ar[1];
+        for (size_t j = 0; j < S; j++)
+            gdelta[j] = -inv * Ar[2 + j];
+    } else if (!pb->logistic) {
         /* g_i = k t_i + m + sum_{j: first_j <= i} delta_j (t_i - s_j): suffix
          * sums of dg and dg t over the rows after each changepoint. */
         double s1 = 0.0, st = 0.0;
@@ -766,9 +916,6 @@ double tsa_stat_prophet_profile_objective(tsa_stat_prophet_problem *pb, const do
  * noise scale sigma is profiled out (its optimum given the rest is closed
  * form), which leaves the joint posterior mode unchanged. A linear change
  * of variables changes neither the objective's values nor its minimiser. */
-
-/* theta index of whitened coordinate q: theta_lin skips log sigma. */
-static size_t lin_index(size_t q) { return q < 2 ? q : q + 1; }
 
 /* In-place Cholesky factor (lower) of the (p, p) matrix A; -1 if it is not
  * numerically positive definite. */
@@ -1142,8 +1289,32 @@ static uint64_t mix64(uint64_t z)
 typedef struct path_state {
     double K, B, next;
     int changed;
+    /* The polar method makes normals in pairs: the second waits here, in
+     * this call's scratch, for the path's next point. */
+    int has_spare;
+    double spare;
     tsa_rng trend_rng, noise_rng;
 } path_state;
+
+/* The next standard normal of path @q's noise stream (Marsaglia & Bray
+ * 1964, the polar method; both values of each pair are used). */
+static double path_normal(path_state *q)
+{
+    if (q->has_spare) {
+        q->has_spare = 0;
+        return q->spare;
+    }
+    double u, v, s;
+    do {
+        u = 2.0 * tsa_rng_uniform(&q->noise_rng) - 1.0;
+        v = 2.0 * tsa_rng_uniform(&q->noise_rng) - 1.0;
+        s = u * u + v * v;
+    } while (s >= 1.0 || s == 0.0);
+    const double f = sqrt(-2.0 * log(s) / s);
+    q->spare = v * f;
+    q->has_spare = 1;
+    return u * f;
+}
 
 static double exp_gap(tsa_rng *r, double rate)
 {
@@ -1159,48 +1330,95 @@ static double laplace(tsa_rng *r, double scale)
     }
 }
 
-/* Selects the k-th smallest of x (n) in place (Wirth's variant of Hoare's
- * FIND): afterwards x[k] is it and x[> k] >= x[k]. */
+/* Partitions x[l..r) around piv: x[l..j) < piv (or <= piv with @le) and
+ * the rest not, returning j. The swap is unconditional and j advances by
+ * the comparison's value, so the loop has no data-dependent branch to
+ * mispredict (Lomuto's scheme, branch-free as in Edelkamp & Weiss 2016,
+ * "BlockQuicksort"). */
+static size_t partition_bf(double *x, size_t l, size_t r, double piv, int le)
+{
+    size_t j = l;
+    if (le) {
+        for (size_t i = l; i < r; i++) {
+            const double v = x[i];
+            x[i] = x[j];
+            x[j] = v;
+            j += v <= piv;
+        }
+    } else {
+        for (size_t i = l; i < r; i++) {
+            const double v = x[i];
+            x[i] = x[j];
+            x[j] = v;
+            j += v < piv;
+        }
+    }
+    return j;
+}
+
+/* Selects the k-th smallest of x (n) in place (Hoare's FIND with a
+ * median-of-three pivot): afterwards x[k] is it, x[< k] <= x[k] and
+ * x[> k] >= x[k]. */
 static double select_kth(double *x, size_t n, size_t k)
 {
-    ptrdiff_t l = 0, m = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
-    while (l < m) {
-        const double piv = x[kk];
-        ptrdiff_t i = l, j = m;
-        do {
-            while (x[i] < piv)
-                i++;
-            while (piv < x[j])
-                j--;
-            if (i <= j) {
-                double tmp = x[i];
-                x[i] = x[j];
-                x[j] = tmp;
-                i++;
-                j--;
-            }
-        } while (i <= j);
-        if (j < kk)
-            l = i;
-        if (kk < i)
-            m = j;
+    size_t l = 0, r = n;
+    while (r - l > 1) {
+        const double a = x[l], b = x[l + (r - l) / 2], c = x[r - 1];
+        const double lo = a < b ? a : b, hi = a < b ? b : a;
+        const double piv = c < lo ? lo : (c > hi ? hi : c);
+        size_t j = partition_bf(x, l, r, piv, 0);
+        if (j == l) {
+            /* Nothing below the pivot: split off the elements equal to it,
+             * of which there is at least one. */
+            j = partition_bf(x, l, r, piv, 1);
+            if (k < j)
+                break;
+            l = j;
+        } else if (k < j) {
+            r = j;
+        } else {
+            l = j;
+        }
     }
-    return x[kk];
+    return x[k];
 }
 
 /* numpy.percentile's default (linear interpolation between order
- * statistics at q (n - 1)). */
-static double quantile(double *x, size_t n, double q)
+ * statistics at q (n - 1)) at qlo <= qhi, into *lo and *hi. One selection
+ * of the upper order statistic leaves the lower ones in x[0..kh), where
+ * the second selection runs; the statistic after each selected one is the
+ * minimum of the part above it. */
+static void quantile_pair(double *x, size_t n, double qlo, double qhi, double *lo, double *hi)
 {
-    double h = q * (double)(n - 1);
-    size_t lo = (size_t)floor(h);
-    if (lo >= n - 1)
-        return select_kth(x, n, n - 1);
-    double a = select_kth(x, n, lo);
-    double b = x[lo + 1];
-    for (size_t i = lo + 2; i < n; i++)
-        b = fmin(b, x[i]);
-    return a + (h - (double)lo) * (b - a);
+    const double hh = qhi * (double)(n - 1), hl = qlo * (double)(n - 1);
+    size_t kh = (size_t)floor(hh), kl = (size_t)floor(hl);
+    double ah, bh = 0.0;
+    if (kh >= n - 1) {
+        kh = n - 1;
+        ah = select_kth(x, n, kh);
+        *hi = ah;
+    } else {
+        ah = select_kth(x, n, kh);
+        bh = x[kh + 1];
+        for (size_t i = kh + 2; i < n; i++)
+            bh = x[i] < bh ? x[i] : bh;
+        *hi = ah + (hh - (double)kh) * (bh - ah);
+    }
+    if (kl >= n - 1) {
+        *lo = ah; /* then kh = n - 1 too */
+        return;
+    }
+    double al, bl;
+    if (kl >= kh) { /* kl == kh < n - 1 */
+        al = ah;
+        bl = bh;
+    } else {
+        al = select_kth(x, kh, kl);
+        bl = x[kh];
+        for (size_t i = kl + 1; i < kh; i++)
+            bl = x[i] < bl ? x[i] : bl;
+    }
+    *lo = al + (hl - (double)kl) * (bl - al);
 }
 
 tsa_status tsa_stat_prophet_forecast(const tsa_stat_prophet *p, const double *u, size_t n,
@@ -1258,6 +1476,8 @@ tsa_status tsa_stat_prophet_forecast(const tsa_stat_prophet *p, const double *u,
         q->K = s.Kseg[p->S];
         q->B = s.Bseg[p->S];
         q->changed = 0;
+        q->has_spare = 0;
+        q->spare = 0.0;
         q->next = rate > 0.0 ? 1.0 + exp_gap(&q->trend_rng, rate) : INFINITY;
     }
     const double qlo = 0.5 - 0.5 * interval, qhi = 0.5 + 0.5 * interval;
@@ -1285,13 +1505,12 @@ tsa_status tsa_stat_prophet_forecast(const tsa_stat_prophet *p, const double *u,
                 }
                 const double g =
                     q->changed ? trend_value(p->logistic, C, q->K, q->B, tb[i]) : gb[i];
-                const double e = p->sigma * tsa_rng_normal(&q->noise_rng);
+                const double e = p->sigma * path_normal(q);
                 buf[i * ns + k] = combine(p, g, ab[i], mb[i], e);
             }
         }
         for (size_t i = 0; i < nb; i++) {
-            lower[i0 + i] = quantile(buf + i * ns, ns, qlo);
-            upper[i0 + i] = quantile(buf + i * ns, ns, qhi);
+            quantile_pair(buf + i * ns, ns, qlo, qhi, &lower[i0 + i], &upper[i0 + i]);
         }
     }
     free(ps);

@@ -296,6 +296,49 @@ static void regressor_name(const var_data *d, size_t j, char *buf, size_t n)
                  (j - d->n_det) / d->k + 1);
 }
 
+/* The design of order @p on rows row0..T-1 into @X (T - row0, n_det + k p),
+ * columns ordered intercept, trend, lag 1 features 0..k-1, lag 2, ...;
+ * adds each column's sum of squares to @norm (zeroed by the caller). */
+static void fill_design(const var_data *d, size_t p, size_t row0, gsl_matrix *X, double *norm)
+{
+    size_t k = d->k, m = d->n_det + k * p;
+    for (size_t t = row0; t < d->T; t++) {
+        double *row = gsl_matrix_ptr(X, t - row0, 0);
+        size_t j = 0;
+        if (d->n_det >= 1)
+            row[j++] = 1.0;
+        if (d->n_det >= 2)
+            row[j++] = ((double)(t + 1) - d->tau_a) / d->tau_b;
+        for (size_t i = 1; i <= p; i++) {
+            memcpy(row + j, d->z + (t - i) * k, k * sizeof *row);
+            j += k;
+        }
+        for (j = 0; j < m; j++)
+            norm[j] += row[j] * row[j];
+    }
+}
+
+/* Without pivoting, |R_jj| is the norm of column j's part orthogonal to the
+ * columns before it: near zero means j is (nearly) their linear combination,
+ * e.g. a feature that is constant or collinear. Checks columns j0..j1-1 of
+ * the factored design @QR. */
+static tsa_status check_rank(const var_data *d, const gsl_matrix *QR, const double *norm,
+                             size_t j0, size_t j1)
+{
+    for (size_t j = j0; j < j1; j++) {
+        double rjj = fabs(gsl_matrix_get(QR, j, j));
+        if (!(rjj > VAR_RANK_TOL * sqrt(norm[j]))) {
+            char name[64];
+            regressor_name(d, j, name, sizeof name);
+            return tsa_error(TSA_ENUMERIC,
+                             "VAR: singular design: %s is a linear combination of the "
+                             "regressors before it (constant or collinear features?)",
+                             name);
+        }
+    }
+    return TSA_OK;
+}
+
 /* Least squares of order @p on rows row0..T-1 of the standardised data:
  *   z_t = b_0 [+ b_1 tau~_t] + sum_i B_i z_{t-i} + e_t
  * by Householder QR (GSL), one right-hand side per equation.
@@ -323,41 +366,14 @@ static tsa_status ols(const var_data *d, size_t p, size_t row0, double *coef, do
         goto done;
     }
 
-    for (size_t t = row0; t < T; t++) {
-        double *row = gsl_matrix_ptr(X, t - row0, 0);
-        size_t j = 0;
-        if (d->n_det >= 1)
-            row[j++] = 1.0;
-        if (d->n_det >= 2)
-            row[j++] = ((double)(t + 1) - d->tau_a) / d->tau_b;
-        for (size_t i = 1; i <= p; i++) {
-            memcpy(row + j, d->z + (t - i) * k, k * sizeof *row);
-            j += k;
-        }
-        for (j = 0; j < m; j++)
-            norm[j] += row[j] * row[j];
-    }
+    fill_design(d, p, row0, X, norm);
 
     if (gsl_linalg_QR_decomp(X, tau) != GSL_SUCCESS) {
         rc = tsa_error(TSA_ENUMERIC, "VAR: QR decomposition of the %zu x %zu design failed",
                        nobs, m);
         goto done;
     }
-    /* Without pivoting, |R_jj| is the norm of column j's part orthogonal to
-     * the columns before it: near zero means j is (nearly) their linear
-     * combination, e.g. a feature that is constant or collinear. */
-    for (size_t j = 0; j < m; j++) {
-        double rjj = fabs(gsl_matrix_get(X, j, j));
-        if (!(rjj > VAR_RANK_TOL * sqrt(norm[j]))) {
-            char name[64];
-            regressor_name(d, j, name, sizeof name);
-            rc = tsa_error(TSA_ENUMERIC,
-                           "VAR: singular design: %s is a linear combination of the "
-                           "regressors before it (constant or collinear features?)",
-                           name);
-            goto done;
-        }
-    }
+    TSA_CHECK_GOTO(check_rank(d, X, norm, 0, m), rc, done);
     for (size_t r = 0; r < k; r++) {
         for (size_t t = row0; t < T; t++)
             gsl_vector_set(b, t - row0, d->z[t * k + r]);
@@ -470,6 +486,109 @@ static void criteria(double ld, size_t nobs, size_t k, size_t p, size_t n_det, d
     *aic = ld + 2.0 / n * fp;
     *bic = ld + log(n) / n * fp;
     *hqic = ld + 2.0 * log(log(n)) / n * fp;
+}
+
+/* Information criteria of every order pmin..L on the common rows L..T-1
+ * into sel (3 per order: aic, bic, hqic) and the first minimiser of
+ * criterion @ic into *best.
+ *
+ * The candidate designs are nested: order q's regressors are the leading
+ * m_q = n_det + k q columns of order L's, on the same rows. With X = QR
+ * (Householder, no pivoting), the leading m_q columns of Q and the leading
+ * m_q x m_q block of R are a QR factorisation of order q's design, so with
+ * c = Q'z its least-squares residual sum of squares and cross-products is
+ *   sum_{i >= m_q} c_i c_i'
+ * (Golub & Van Loan, "Matrix Computations", 4th ed., sec. 5.3.3; the same
+ * nesting Lütkepohl sec. 4.3 uses). One factorisation of the largest design
+ * thus gives Sigma_ML of every order without refitting. */
+static tsa_status select_order(const var_data *d, size_t L, size_t pmin,
+                               const tsa_stat_var_opts *o, double *sel, size_t *best)
+{
+    size_t k = d->k, T = d->T, nd = d->n_det, nobs = T - L, mmax = nd + k * L;
+    size_t n_sel = L - pmin + 1;
+    tsa_status rc = TSA_OK;
+
+    gsl_matrix *X = gsl_matrix_alloc(nobs, mmax);
+    gsl_matrix *Tm = gsl_matrix_alloc(mmax, mmax);
+    gsl_vector *b = gsl_vector_alloc(nobs);
+    gsl_vector *work = gsl_vector_alloc(mmax);
+    double *norm = calloc(mmax, sizeof *norm);
+    double *c = malloc(nobs * k * sizeof *c);
+    double *S = calloc(n_sel * k * k, sizeof *S); /* per order, standardised */
+    double *sse = malloc(k * k * sizeof *sse);
+    double *scratch = malloc(2 * k * k * sizeof *scratch);
+    if (!X || !Tm || !b || !work || !norm || !c || !S || !sse || !scratch) {
+        rc = tsa_error(TSA_ENOMEM, "VAR: out of memory for a %zu x %zu design", nobs, mmax);
+        goto done;
+    }
+
+    fill_design(d, L, L, X, norm);
+    if (gsl_linalg_QR_decomp_r(X, Tm) != GSL_SUCCESS) {
+        rc = tsa_error(TSA_ENUMERIC, "VAR: QR decomposition of the %zu x %zu design failed",
+                       nobs, mmax);
+        goto done;
+    }
+    for (size_t r = 0; r < k; r++) {
+        for (size_t t = L; t < T; t++)
+            gsl_vector_set(b, t - L, d->z[t * k + r]);
+        if (gsl_linalg_QR_QTvec_r(X, Tm, b, work) != GSL_SUCCESS) {
+            rc = tsa_error(TSA_ENUMERIC, "VAR: applying Q' failed for equation %zu", r);
+            goto done;
+        }
+        for (size_t i = 0; i < nobs; i++)
+            c[i * k + r] = gsl_vector_get(b, i);
+    }
+
+    /* Tail sums from the largest order down: S_q = S_{q+1} + the rows
+     * m_q..m_{q+1}-1 that order q leaves unexplained. */
+    for (size_t q = L + 1; q-- > pmin;) {
+        double *Sq = S + (q - pmin) * k * k;
+        size_t i0 = nd + k * q, i1 = q == L ? nobs : nd + k * (q + 1);
+        if (q < L)
+            memcpy(Sq, Sq + k * k, k * k * sizeof *Sq);
+        for (size_t i = i0; i < i1; i++)
+            for (size_t r = 0; r < k; r++)
+                for (size_t cc = 0; cc <= r; cc++)
+                    Sq[r * k + cc] += c[i * k + r] * c[i * k + cc];
+    }
+
+    double best_val = INFINITY;
+    *best = pmin;
+    for (size_t q = pmin; q <= L; q++) {
+        if (o->progress)
+            TSA_CHECK_GOTO(o->progress(o->user, q, L), rc, done);
+        TSA_CHECK_GOTO(check_rank(d, X, norm, q == pmin ? 0 : nd + k * (q - 1), nd + k * q), rc,
+                       done);
+        const double *Sq = S + (q - pmin) * k * k;
+        for (size_t r = 0; r < k; r++)
+            for (size_t cc = 0; cc <= r; cc++) {
+                double v = Sq[r * k + cc] * d->sd[r] * d->sd[cc];
+                sse[r * k + cc] = v;
+                sse[cc * k + r] = v;
+            }
+        double ld, *row = sel + 3 * (q - pmin);
+        TSA_CHECK_GOTO(logdet_ml(k, sse, nobs, scratch, &ld), rc, done);
+        criteria(ld, nobs, k, q, nd, &row[0], &row[1], &row[2]);
+        double val = row[o->ic];
+        if (val < best_val) { /* first minimum, as numpy's argmin */
+            best_val = val;
+            *best = q;
+        }
+    }
+    if (!isfinite(best_val))
+        rc = tsa_error(TSA_ENUMERIC, "VAR: information criteria are not finite");
+
+done:
+    free(scratch);
+    free(sse);
+    free(S);
+    free(c);
+    free(norm);
+    gsl_vector_free(work);
+    gsl_vector_free(b);
+    gsl_matrix_free(Tm);
+    gsl_matrix_free(X);
+    return rc;
 }
 
 /* Maps standardised coefficients back to original units:
@@ -625,26 +744,8 @@ tsa_status tsa_stat_var_fit(tsa_stat_var *out, const double *y, size_t T, size_t
             rc = tsa_error(TSA_ENOMEM, "VAR: out of memory");
             goto fail;
         }
-        size_t nobs = T - L, best = pmin;
-        double best_val = INFINITY;
-        for (size_t q = pmin; q <= L; q++) {
-            if (o->progress)
-                TSA_CHECK_GOTO(o->progress(o->user, q, L), rc, fail);
-            double ld, *row = sel + 3 * (q - pmin);
-            TSA_CHECK_GOTO(ols(&d, q, L, cz, resid), rc, fail);
-            residual_sscp(&d, resid, nobs, sse);
-            TSA_CHECK_GOTO(logdet_ml(k, sse, nobs, scratch, &ld), rc, fail);
-            criteria(ld, nobs, k, q, nd, &row[0], &row[1], &row[2]);
-            double val = row[o->ic];
-            if (val < best_val) { /* first minimum, as numpy's argmin */
-                best_val = val;
-                best = q;
-            }
-        }
-        if (!isfinite(best_val)) {
-            rc = tsa_error(TSA_ENUMERIC, "VAR: information criteria are not finite");
-            goto fail;
-        }
+        size_t best = pmin;
+        TSA_CHECK_GOTO(select_order(&d, L, pmin, o, sel, &best), rc, fail);
         p = best;
     }
 
