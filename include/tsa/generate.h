@@ -18,10 +18,14 @@ extern "C" {
  * @brief Options of tsa_generate(); initialise with tsa_generate_options_init().
  *
  * Feature j at step t is
- * <tt>level_j + trend * slope_j * t + sum_k amp_j,k * sin(2 pi t / period_k + phase_j,k)
- * + noise_level * N(0, 1)</tt>, with per-feature levels, slopes, amplitudes and
- * phases drawn from the seed, and features correlated through a shared
- * component when n_features > 1. Anomalies are added on top.
+ * @verbatim
+   level_j + trend * slope_j * t
+           + sum_k amp_j,k * sin(2 pi t / period_k + phase_j,k)
+           + noise_level * N(0, 1)
+   @endverbatim
+ * with per-feature levels, slopes, amplitudes and phases drawn from the
+ * seed, and features correlated through a shared component when
+ * n_features > 1. Anomalies are added on top.
  * @since 0.1
  */
 typedef struct tsa_generate_options {

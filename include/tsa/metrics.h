@@ -47,10 +47,10 @@ TSA_API tsa_status tsa_metric_mase(const double *y, const double *yhat, size_t n
 
 /** @brief Counts and rates of flagged points against labels. @since 0.1 */
 typedef struct tsa_classification {
-    size_t true_positives;
-    size_t false_positives;
-    size_t false_negatives;
-    size_t true_negatives;
+    size_t true_positives;  /**< flagged and labelled */
+    size_t false_positives; /**< flagged, not labelled */
+    size_t false_negatives; /**< labelled, not flagged */
+    size_t true_negatives;  /**< neither flagged nor labelled */
     double precision;  /**< tp / (tp + fp), 0 when nothing was flagged */
     double recall;     /**< tp / (tp + fn), 0 when nothing is labelled */
     double f1;         /**< harmonic mean of precision and recall, 0 if both are 0 */

@@ -59,6 +59,7 @@ TSA_API unsigned tsa_kind_capabilities(const char *kind);
  * @brief Describes @p kind as JSON: name, description, capabilities and its
  * parameters, each with type, default, bounds or allowed values and a
  * description.
+ * @param kind a name from tsa_kind_name() or an alias.
  * @param[out] json a string to release with tsa_free().
  * @return TSA_OK, TSA_EUNKNOWN_KIND, TSA_EINVAL or TSA_ENOMEM.
  * @note Thread-safe. @since 0.1
@@ -120,6 +121,9 @@ TSA_API void tsa_fit_options_init(tsa_fit_options *o);
 
 /**
  * @brief Fits @p m on @p train (refitting discards an earlier fit).
+ * @param m the model to fit.
+ * @param train the training series; the model keeps a copy of what it needs,
+ *        so it may be freed once the call returns.
  * @param opts may be NULL (defaults).
  * @return TSA_OK, TSA_EINVAL, TSA_ENONFINITE, TSA_ESHAPE (a univariate-only
  * kind given several features), TSA_ETOOSHORT, TSA_ENUMERIC, TSA_ECANCELED
@@ -148,6 +152,7 @@ typedef struct tsa_forecast {
 
 /**
  * @brief Forecasts @p horizon steps after @p history.
+ * @param m a fitted model.
  * @param history the recent past to forecast from; NULL forecasts from the
  *        end of the training series. It must have the training n_features
  *        and at least the model's context length (tsa_model_context_length()).
@@ -167,6 +172,8 @@ TSA_API void tsa_forecast_free(tsa_forecast *fc);
 
 /**
  * @brief Anomaly scores of each time step of @p x.
+ * @param m a fitted model whose kind scores (::TSA_CAP_SCORE).
+ * @param x the series to score, with the training n_features.
  * @param raw (x->length) caller buffer for the kind's raw score, or NULL.
  * @param calibrated (x->length) caller buffer for scores in [0, 1], or NULL.
  *        At least one of the two must be given. Steps without enough context
@@ -193,6 +200,10 @@ typedef struct tsa_detection {
 /**
  * @brief Scores @p x and flags steps whose calibrated score exceeds
  * @p threshold, in [0, 1).
+ * @param m a fitted model whose kind scores (::TSA_CAP_SCORE).
+ * @param x the series to score, with the training n_features.
+ * @param threshold the calibrated score a step must exceed to be flagged,
+ *        e.g. 0.99 for about one false alarm per hundred normal steps.
  * @param[out] out release with tsa_detection_free().
  * @return as tsa_model_score(), and TSA_ERANGE for a bad threshold.
  * @note Thread-safe on a fitted model. @since 0.1
@@ -209,6 +220,7 @@ TSA_API void tsa_detection_free(tsa_detection *d);
  * @brief Serialises @p m (fitted or not) in the libtsa model format: a header
  * with magic, format version, kind, library version and parameters as JSON,
  * then the payload, covered by a CRC-32 checksum.
+ * @param m the model to serialise.
  * @param[out] buf release with tsa_free().
  * @param[out] len its size in bytes.
  * @note Thread-safe on a fitted model. @since 0.1
@@ -237,6 +249,7 @@ TSA_API tsa_status tsa_model_load_file(const char *path, tsa_model **out);
  * defaults filled in), fitted, n_features, training length, context length,
  * and the kind's fitted state (for VAR: order, coefficients, covariance,
  * information criteria, stability).
+ * @param m the model to describe.
  * @param[out] json release with tsa_free().
  * @note Thread-safe on a fitted model. @since 0.1
  */
@@ -257,6 +270,7 @@ TSA_API size_t tsa_model_context_length(const tsa_model *m);
 
 /**
  * @brief A copy of the model's resolved parameters (defaults filled in).
+ * @param m the model.
  * @param[out] out release with tsa_params_free().
  * @since 0.1
  */

@@ -56,6 +56,7 @@ TSA_API tsa_status tsa_params_from_json(const char *json, tsa_params **out);
 
 /**
  * @brief Serialises @p p as a JSON object, keys in insertion order.
+ * @param p the parameters to serialise.
  * @param[out] json a string to release with tsa_free().
  * @since 0.1
  */
