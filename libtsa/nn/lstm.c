@@ -135,7 +135,12 @@ void tsa_nn_lstm_forward(const float *x, const float *Wih, const float *Whh, con
                 (int)In, Wih, (int)In, 1.0f, gates, (int)G);
     for (size_t t = 0; t < T; t++) {
         float *gt = gates + t * B * G;
-        if (t > 0) /* h[0] = 0 adds nothing */
+        /* h[0] = 0 adds nothing. One row (single-window inference) goes
+         * through sgemv: sgemm would re-pack Whh on every step. */
+        if (t > 0 && B == 1)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)G, (int)H, 1.0f, Whh, (int)H, h + t * BH, 1,
+                        1.0f, gt, 1);
+        else if (t > 0)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)G, (int)H, 1.0f,
                         h + t * BH, (int)H, Whh, (int)H, 1.0f, gt, (int)G);
         const float *cp = c + t * BH;
