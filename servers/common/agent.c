@@ -422,10 +422,11 @@ static cJSON *call_result(cJSON *structured, const tsa_svc_error *e)
         cJSON_AddItemToObject(res, "structuredContent", structured);
         cJSON_AddBoolToObject(res, "isError", 0);
     } else {
+        /* "field: message", unless the message already starts with the field. */
+        int prefix = *e->field && strncmp(e->message, e->field, strlen(e->field)) != 0;
         char msg[1024];
-        snprintf(msg, sizeof msg, "%s%s%s", *e->field ? e->field : "", *e->field && strncmp(e->message, e->field, strlen(e->field)) ? ": " : "",
-                 strncmp(e->message, e->field, strlen(e->field)) || !*e->field ? e->message : e->message);
-        cJSON_AddStringToObject(text, "text", *e->field && !strncmp(e->message, e->field, strlen(e->field)) ? e->message : msg);
+        snprintf(msg, sizeof msg, "%s%s%s", prefix ? e->field : "", prefix ? ": " : "", e->message);
+        cJSON_AddStringToObject(text, "text", msg);
         cJSON_AddItemToArray(content, text);
         cJSON_AddBoolToObject(res, "isError", 1);
     }

@@ -228,6 +228,16 @@ void tsa_http_response_free(tsa_http_response *r)
     memset(r, 0, sizeof *r);
 }
 
+void tsa_a2a_headers(char *buf, size_t len)
+{
+    /* With API keys on, calls between services carry TSA_AGENT_KEY. */
+    const char *key = getenv("TSA_AGENT_KEY");
+    if (key && *key && strlen(key) < 200)
+        snprintf(buf, len, "A2A-Version: 1.0\r\nAuthorization: Bearer %s\r\n", key);
+    else
+        snprintf(buf, len, "A2A-Version: 1.0\r\n");
+}
+
 cJSON *tsa_a2a_call(const char *base_url, const char *skill, const cJSON *arguments, int timeout_ms, char *err,
                     size_t err_len)
 {
@@ -255,11 +265,8 @@ cJSON *tsa_a2a_call(const char *base_url, const char *skill, const cJSON *argume
     char url[600];
     snprintf(url, sizeof url, "%s/a2a", base_url);
     tsa_http_response resp;
-    /* With API keys on, calls between services carry TSA_AGENT_KEY. */
-    char headers[300] = "A2A-Version: 1.0\r\n";
-    const char *key = getenv("TSA_AGENT_KEY");
-    if (key && *key && strlen(key) < 200)
-        snprintf(headers, sizeof headers, "A2A-Version: 1.0\r\nAuthorization: Bearer %s\r\n", key);
+    char headers[300];
+    tsa_a2a_headers(headers, sizeof headers);
     int rc = tsa_http_request("POST", url, headers, body, timeout_ms, &resp, err, err_len);
     cJSON_free(body);
     if (rc != 0)

@@ -20,6 +20,10 @@ int tsa_http_request(const char *method, const char *url, const char *extra_head
                      int timeout_ms, tsa_http_response *resp, char *err, size_t err_len);
 void tsa_http_response_free(tsa_http_response *r);
 
+/* The request headers of an A2A call: A2A-Version 1.0 and, when API keys
+ * are on, "Authorization: Bearer $TSA_AGENT_KEY". */
+void tsa_a2a_headers(char *buf, size_t len);
+
 /* Calls an A2A skill on the agent at @base_url (v1.0 SendMessage, blocking)
  * and returns the task's data artifact. On failure returns NULL and writes
  * why (unreachable, failed task with its message, protocol error). */

@@ -567,10 +567,8 @@ static cJSON *send_message(void *ctx, const cJSON *args, tsa_tool_call *call, ts
         char full[512];
         snprintf(full, sizeof full, "%s/a2a", url);
         tsa_http_response r;
-        char headers[300] = "A2A-Version: 1.0\r\n";
-        const char *key = getenv("TSA_AGENT_KEY");
-        if (key && *key && strlen(key) < 200)
-            snprintf(headers, sizeof headers, "A2A-Version: 1.0\r\nAuthorization: Bearer %s\r\n", key);
+        char headers[300];
+        tsa_a2a_headers(headers, sizeof headers);
         if (tsa_http_request("POST", full, headers, body, c->timeout_ms, &r, err, sizeof err) == 0) {
             cJSON *j = cJSON_Parse(r.body);
             reply = j ? cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(j, "result"), 1) : NULL;
