@@ -182,9 +182,9 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double combine(const ensemble_state *s, const char *method, const double *v)
+static double combine(const ensemble_state *s, int median, const double *v)
 {
-    if (!strcmp(method, "median")) {
+    if (median) {
         double sorted[MAX_MEMBERS];
         memcpy(sorted, v, s->n * sizeof *v);
         qsort(sorted, s->n, sizeof *sorted, cmp_double);
@@ -211,19 +211,20 @@ static tsa_status ensemble_forecast(const tsa_model *m, const tsa_series *histor
             rc = tsa_error(rc, "member '%s': %s", tsa_model_kind(s->members[i]), tsa_last_error());
     }
     if (rc == TSA_OK) {
-        const char *method = tsa_param_str(m, "method");
+        /* mean and weighted_average both use the weights (equal for mean). */
+        const int median = !strcmp(tsa_param_str(m, "method"), "median");
         size_t n = horizon * m->n_features;
         double v[MAX_MEMBERS];
         for (size_t t = 0; t < n; t++) {
             for (size_t i = 0; i < s->n; i++)
                 v[i] = parts[i]->mean[t];
-            fc->mean[t] = combine(s, method, v);
+            fc->mean[t] = combine(s, median, v);
             for (size_t i = 0; i < s->n; i++)
                 v[i] = parts[i]->lower[t];
-            fc->lower[t] = combine(s, method, v);
+            fc->lower[t] = combine(s, median, v);
             for (size_t i = 0; i < s->n; i++)
                 v[i] = parts[i]->upper[t];
-            fc->upper[t] = combine(s, method, v);
+            fc->upper[t] = combine(s, median, v);
             if (fc->lower[t] > fc->mean[t])
                 fc->lower[t] = fc->mean[t];
             if (fc->upper[t] < fc->mean[t])
