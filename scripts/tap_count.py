@@ -6,7 +6,8 @@
       print one line per meson suite:  SUITE<TAB>PASSED<TAB>FAILED<TAB>SKIPPED
       Each TAP result line ("ok ..." / "not ok ...") of a test counts once;
       a test that printed no TAP lines counts once by its result.  Names of
-      failing tests go to stderr.  PREFIX is put before every suite name.
+      failing tests go to stderr, each with its "not ok" lines and
+      their diagnostics.  PREFIX is put before every suite name.
 
   tap_count.py summary LOGFILE
       Find the last runner summary in LOGFILE ("N passed, N failed", pytest's
@@ -87,6 +88,29 @@ def count_tap(stdout):
     return seen, passed, failed, skipped
 
 
+def failure_lines(stdout, limit=40):
+    """The "not ok" lines of a TAP stream, each with the diagnostics
+    ("# ...") printed right before and after it."""
+    lines = (stdout or "").splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        m = TAP_NOT_OK.match(line)
+        if not m or DIRECTIVE.search(m.group(1)):
+            continue
+        j = i
+        while j > 0 and lines[j - 1].startswith("#") and i - j < 10:
+            j -= 1
+        k = i + 1
+        while k < len(lines) and lines[k].startswith("#") and k - i <= 6:
+            k += 1
+        out.extend(lines[j:k])
+        if len(out) >= limit:
+            break
+    if not out and lines:
+        out = lines[-10:]  # crashed or timed out: the last words
+    return out[:limit]
+
+
 def cmd_meson(builddir, prefix=""):
     path = os.path.join(builddir, "meson-logs", "testlog.json")
     try:
@@ -126,6 +150,8 @@ def cmd_meson(builddir, prefix=""):
             f = 1
         if f:
             print("tap_count: FAILED %s (%s)" % (name, result or "?"), file=sys.stderr)
+            for line in failure_lines(rec.get("stdout")):
+                print("    " + line, file=sys.stderr)
 
         if suite not in totals:
             totals[suite] = [0, 0, 0]

@@ -30,6 +30,8 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 TAPCOUNT="$ROOT/scripts/tap_count.py"
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/tsa-test-logs.XXXXXX") || LOGDIR=/tmp
+FAILURES="$LOGDIR/failures.txt"   # what failed, repeated before the summary
+: > "$FAILURES"
 
 SUITES=()   # "name passed failed skipped"
 TOTAL_PASSED=0
@@ -60,6 +62,11 @@ finish() {
         echo "test.sh: stopped early (exit $rc)"
         SUITES+=("test.sh 0 1 0")
         TOTAL_FAILED=$((TOTAL_FAILED + 1))
+    fi
+    if [ -s "$FAILURES" ]; then
+        echo
+        echo "=== failures (full logs above and in $LOGDIR)"
+        head -200 "$FAILURES"
     fi
     echo
     echo "=== summary ($(( $(date +%s) - START ))s)"
@@ -103,7 +110,9 @@ step() {  # step NAME command...
 count_meson() {  # count_meson BUILDDIR RC PREFIX FALLBACK_NAME
     local dir=$1 rc=$2 prefix=$3 fallback=$4 out name p f s got_failed=0 any=0
     if [ -f "$dir/meson-logs/testlog.json" ]; then
-        out=$("$PY" "$TAPCOUNT" meson "$dir" "$prefix") || out=""
+        out=$("$PY" "$TAPCOUNT" meson "$dir" "$prefix" 2>"$LOGDIR/tap-$prefix.err") || out=""
+        cat "$LOGDIR/tap-$prefix.err" >&2
+        cat "$LOGDIR/tap-$prefix.err" >> "$FAILURES"
         while IFS=$'\t' read -r name p f s; do
             [ -n "$name" ] || continue
             record "$name" "$p" "$f" "$s"
@@ -121,6 +130,15 @@ count_meson() {  # count_meson BUILDDIR RC PREFIX FALLBACK_NAME
     fi
 }
 
+# Keep the failing lines of a runner's log for the closing summary.
+note_failures() {  # note_failures NAME LOG FAILED
+    [ "$3" -gt 0 ] || return 0
+    {
+        echo "$1:"
+        grep -E -B3 -A3 '^(not ok|FAIL|FAILED|ERROR)\b|^E   ' "$2" | head -60 | sed 's/^/    /'
+    } >> "$FAILURES"
+}
+
 # Run an external suite runner and count its results.
 run_runner() {  # run_runner NAME command...
     local name=$1; shift
@@ -135,6 +153,7 @@ run_runner() {  # run_runner NAME command...
             f=1
         fi
         record "$name" "$p" "$f" "$s"
+        note_failures "$name" "$log" "$f"
     elif [ "$rc" -eq 0 ]; then
         record "$name" 1 0
     else
@@ -229,6 +248,7 @@ if [ -d tests/python ] && [ -n "$(find tests/python -name 'test_*.py' -print -qu
             f=1
         fi
         record python "$p" "$f" "$s"
+        note_failures python "$log" "$f"
     fi
 fi
 
