@@ -544,9 +544,9 @@ TEST(fit_time_of_2905_daily_points)
     printf("# %d daily points: fit %.1f ms (%.0f L-BFGS iterations), 365-step forecast with "
            "1000 samples %.1f ms\n",
            N, fit_ms, iters, fc_ms);
-    /* Generous: the point is to catch a regression by an order of
-     * magnitude, also under sanitizers and on a loaded machine. */
-    CHECK(fit_ms < 2000.0);
+    /* Time is measured in bench/stat; here the work is bounded by count:
+     * the optimiser converges well before its iteration cap. */
+    CHECK(iters > 0 && iters < 1000);
     cJSON_Delete(root);
     tsa_forecast_free(fc);
     tsa_model_free(m);

@@ -581,7 +581,6 @@ TEST(candidate_search_on_2000_hourly_points)
     printf("# 2000 hourly points, 15 candidates: %.3f s, chose %s (alpha %.3f, gamma %.4f)\n",
            dt, name, e.alpha, e.gamma);
     CHECK(e.spec.season == TSA_STAT_ETS_A && e.spec.m == M);
-    CHECK(dt < 20.0); /* loose: sanitizer builds run this too */
     tsa_stat_ets_free(&e);
 }
 
