@@ -171,6 +171,66 @@ TSA_API tsa_status tsa_model_forecast(const tsa_model *m, const tsa_series *hist
 TSA_API void tsa_forecast_free(tsa_forecast *fc);
 
 /**
+ * @brief How tsa_forecast_combine() merges member forecasts.
+ * @since 0.2
+ */
+typedef enum tsa_combine_method {
+    TSA_COMBINE_MEAN = 0,     /**< equal-weight mean */
+    TSA_COMBINE_MEDIAN = 1,   /**< median of the members, per step and feature */
+    TSA_COMBINE_WEIGHTED = 2  /**< weighted mean (weights given or derived) */
+} tsa_combine_method;
+
+/**
+ * @brief Reads a combination method by name: "mean", "median" or
+ * "weighted_average".
+ * @param name the method's name.
+ * @param[out] out the method.
+ * @return TSA_OK, or TSA_EINVAL naming the accepted names (NULL arguments or
+ * an unknown name). @since 0.2
+ */
+TSA_API tsa_status tsa_combine_method_from_name(const char *name, tsa_combine_method *out);
+
+/**
+ * @brief The name of a combination method ("mean", "median",
+ * "weighted_average"), or "unknown". Never NULL. @since 0.2
+ */
+TSA_API const char *tsa_combine_method_name(tsa_combine_method method);
+
+/**
+ * @brief Combines forecasts of the same shape into one (Bates & Granger,
+ * "The combination of forecasts", 1969).
+ *
+ * The mean, the lower and the upper bounds are each combined by @p method,
+ * step by step and feature by feature; the result's bounds are then widened
+ * where needed so that lower <= mean <= upper. Its timestamps are the first
+ * member's that has them.
+ *
+ * For ::TSA_COMBINE_WEIGHTED, @p weights gives one non-negative weight per
+ * member (normalised here, not all zero). With @p weights NULL each member
+ * is weighed by the inverse of the one-step standard deviation its interval
+ * implies, (upper - lower) / (2 z) at the first step averaged over the
+ * features, with z the normal quantile of the interval: members that claim
+ * more certainty count more. When a member's first-step interval has no
+ * width, all members count equally. @p weights is ignored by the other
+ * methods.
+ *
+ * @param members @p n forecasts with equal horizon, n_features and interval.
+ * @param n the number of members, at least 1.
+ * @param method the combination.
+ * @param weights NULL, or @p n weights for ::TSA_COMBINE_WEIGHTED.
+ * @param[out] weights_used NULL, or room for @p n doubles that receive the
+ *        normalised weights applied (1/n each for mean and median).
+ * @param[out] out the combined forecast, to release with tsa_forecast_free().
+ * @return TSA_OK, TSA_EINVAL (NULL pointers, n of 0, a bad method or
+ * weights), TSA_ESHAPE (members differ in horizon, n_features or interval),
+ * TSA_ENONFINITE (a member holds NaN or Inf) or TSA_ENOMEM.
+ * @note Thread-safe; reads the members only. @since 0.2
+ */
+TSA_API tsa_status tsa_forecast_combine(const tsa_forecast *const *members, size_t n,
+                                        tsa_combine_method method, const double *weights,
+                                        double *weights_used, tsa_forecast **out);
+
+/**
  * @brief Anomaly scores of each time step of @p x.
  * @param m a fitted model whose kind scores (::TSA_CAP_SCORE).
  * @param x the series to score, with the training n_features.

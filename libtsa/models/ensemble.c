@@ -176,26 +176,6 @@ static size_t ensemble_context(const tsa_model *m)
     return c;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double combine(const ensemble_state *s, int median, const double *v)
-{
-    if (median) {
-        double sorted[MAX_MEMBERS];
-        memcpy(sorted, v, s->n * sizeof *v);
-        qsort(sorted, s->n, sizeof *sorted, cmp_double);
-        return s->n % 2 ? sorted[s->n / 2] : 0.5 * (sorted[s->n / 2 - 1] + sorted[s->n / 2]);
-    }
-    double acc = 0;
-    for (size_t i = 0; i < s->n; i++)
-        acc += s->weights[i] * v[i];
-    return acc;
-}
-
 static tsa_status ensemble_forecast(const tsa_model *m, const tsa_series *history, size_t horizon, double interval,
                                     tsa_forecast *fc)
 {
@@ -210,27 +190,20 @@ static tsa_status ensemble_forecast(const tsa_model *m, const tsa_series *histor
         if (rc != TSA_OK)
             rc = tsa_error(rc, "member '%s': %s", tsa_model_kind(s->members[i]), tsa_last_error());
     }
+    tsa_combine_method method = TSA_COMBINE_MEAN;
+    tsa_forecast *comb = NULL;
+    if (rc == TSA_OK)
+        rc = tsa_combine_method_from_name(tsa_param_str(m, "method"), &method);
+    if (rc == TSA_OK)
+        rc = tsa_forecast_combine((const tsa_forecast *const *)parts, s->n, method, s->weights,
+                                  NULL, &comb);
     if (rc == TSA_OK) {
-        /* mean and weighted_average both use the weights (equal for mean). */
-        const int median = !strcmp(tsa_param_str(m, "method"), "median");
-        size_t n = horizon * m->n_features;
-        double v[MAX_MEMBERS];
-        for (size_t t = 0; t < n; t++) {
-            for (size_t i = 0; i < s->n; i++)
-                v[i] = parts[i]->mean[t];
-            fc->mean[t] = combine(s, median, v);
-            for (size_t i = 0; i < s->n; i++)
-                v[i] = parts[i]->lower[t];
-            fc->lower[t] = combine(s, median, v);
-            for (size_t i = 0; i < s->n; i++)
-                v[i] = parts[i]->upper[t];
-            fc->upper[t] = combine(s, median, v);
-            if (fc->lower[t] > fc->mean[t])
-                fc->lower[t] = fc->mean[t];
-            if (fc->upper[t] < fc->mean[t])
-                fc->upper[t] = fc->mean[t];
-        }
+        const size_t n = horizon * m->n_features;
+        memcpy(fc->mean, comb->mean, n * sizeof(double));
+        memcpy(fc->lower, comb->lower, n * sizeof(double));
+        memcpy(fc->upper, comb->upper, n * sizeof(double));
     }
+    tsa_forecast_free(comb);
     for (size_t i = 0; i < s->n; i++)
         tsa_forecast_free(parts[i]);
     return rc;

@@ -1046,23 +1046,6 @@ static int use_acquire(tsa_svc *svc, const cJSON *req, const tsa_series *fit_dat
 
 /* ---- predict ------------------------------------------------------------------------ */
 
-static void add_forecast(cJSON *out, const tsa_forecast *fc)
-{
-    cJSON_AddItemToObject(out, "predictions", tsa_json_matrix(fc->mean, fc->horizon, fc->n_features, 0));
-    cJSON_AddItemToObject(out, "lower_bound", tsa_json_matrix(fc->lower, fc->horizon, fc->n_features, 0));
-    cJSON_AddItemToObject(out, "upper_bound", tsa_json_matrix(fc->upper, fc->horizon, fc->n_features, 0));
-    if (fc->timestamps) {
-        cJSON *ts = cJSON_AddArrayToObject(out, "timestamps");
-        for (size_t h = 0; h < fc->horizon; h++) {
-            char buf[32];
-            tsa_format_time(fc->timestamps[h], buf);
-            cJSON_AddItemToArray(ts, cJSON_CreateString(buf));
-        }
-    }
-    cJSON_AddNumberToObject(out, "steps_ahead", (double)fc->horizon);
-    cJSON_AddNumberToObject(out, "interval", fc->interval);
-}
-
 static int read_interval(const cJSON *req, double *interval, tsa_svc_error *e)
 {
     *interval = 0.95;
@@ -1112,7 +1095,7 @@ cJSON *tsa_op_predict(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
         if (*u.name)
             cJSON_AddStringToObject(out, "model_name", u.name);
         cJSON_AddStringToObject(out, "model_type", u.kind);
-        add_forecast(out, fc);
+        tsa_json_add_forecast(out, fc);
         cJSON_AddStringToObject(out, "forecast_origin",
                                 history ? "end of the given data" : "end of the training data");
     }
@@ -1222,11 +1205,6 @@ cJSON *tsa_op_detect(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
 
 /* ---- ensemble and coordinated analysis (in-process) ------------------------------------ */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 cJSON *tsa_op_ensemble(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
 {
@@ -1236,10 +1214,11 @@ cJSON *tsa_op_ensemble(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
     if (!cJSON_IsArray(models) || cJSON_GetArraySize(models) < 1 || cJSON_GetArraySize(models) > 16)
         return tsa_svc_fail(e, 400, "invalid_field", "models",
                             "models: must be an array of 1 to 16 stored model names or model types");
-    const char *method = "mean";
-    if (opt_str(req, "ensemble_method", &method, e) < 0)
+    const char *method_name = "mean";
+    tsa_combine_method method;
+    if (opt_str(req, "ensemble_method", &method_name, e) < 0)
         return NULL;
-    if (strcmp(method, "mean") && strcmp(method, "median") && strcmp(method, "weighted_average"))
+    if (tsa_combine_method_from_name(method_name, &method) != TSA_OK)
         return tsa_svc_fail(e, 400, "invalid_field", "ensemble_method",
                             "ensemble_method: must be mean, median or weighted_average");
     tsa_owned_series data;
@@ -1279,13 +1258,7 @@ cJSON *tsa_op_ensemble(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
             goto done;
         }
         int stored = mst == TSA_STORE_OK;
-        double val_rmse = NAN;
         if (stored) {
-            cJSON *mj = cJSON_Parse(meta.metrics_json);
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(mj, "validation"), "rmse");
-            if (cJSON_IsNumber(v))
-                val_rmse = v->valuedouble;
-            cJSON_Delete(mj);
             tsa_store_model_clear(&meta);
             cJSON_AddStringToObject(sub, "model_name", it->valuestring);
         } else {
@@ -1306,15 +1279,6 @@ cJSON *tsa_op_ensemble(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
             use_release(svc, &u);
             goto done;
         }
-        /* Weight by inverse validation error; fitted-now members by the
-         * inverse of their interval width (their predictive spread). */
-        if (!isfinite(val_rmse) || val_rmse <= 0) {
-            double w = 0;
-            for (size_t t = 0; t < h * k; t++)
-                w += fcs[i]->upper[t] - fcs[i]->lower[t];
-            val_rmse = w > 0 ? w / (double)(h * k) : 1.0;
-        }
-        weights[i] = 1.0 / val_rmse;
         cJSON *mem = cJSON_CreateObject();
         cJSON_AddStringToObject(mem, "model", it->valuestring);
         cJSON_AddStringToObject(mem, "model_type", u.kind);
@@ -1325,42 +1289,26 @@ cJSON *tsa_op_ensemble(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
         i++;
     }
     {
-        double wsum = 0;
-        for (size_t j = 0; j < n_m; j++)
-            wsum += weights[j];
-        tsa_forecast comb = {h, k, interval, calloc(h * k, sizeof(double)), calloc(h * k, sizeof(double)),
-                             calloc(h * k, sizeof(double)), fcs[0]->timestamps};
-        double *col = calloc(n_m, sizeof *col);
-        for (size_t t = 0; t < h * k; t++) {
-            for (int part = 0; part < 3; part++) {
-                double *dst = part == 0 ? comb.mean : part == 1 ? comb.lower : comb.upper;
-                double acc = 0;
-                for (size_t j = 0; j < n_m; j++) {
-                    const double *src = part == 0 ? fcs[j]->mean : part == 1 ? fcs[j]->lower : fcs[j]->upper;
-                    col[j] = src[t];
-                    acc += !strcmp(method, "weighted_average") ? weights[j] / wsum * src[t] : src[t] / (double)n_m;
-                }
-                if (!strcmp(method, "median")) {
-                    qsort(col, n_m, sizeof *col, cmp_double);
-                    acc = n_m % 2 ? col[n_m / 2] : 0.5 * (col[n_m / 2 - 1] + col[n_m / 2]);
-                }
-                dst[t] = acc;
-            }
+        /* Every member weighs by the spread its own interval claims, so
+         * stored and freshly fitted members are compared alike. */
+        tsa_forecast *comb = NULL;
+        tsa_status rc = tsa_forecast_combine((const tsa_forecast *const *)fcs, n_m, method, NULL,
+                                             weights, &comb);
+        if (rc != TSA_OK) {
+            tsa_svc_fail_tsa(e, rc, "models");
+            goto done;
         }
         out = cJSON_CreateObject();
-        cJSON_AddStringToObject(out, "ensemble_method", method);
-        add_forecast(out, &comb);
-        if (!strcmp(method, "weighted_average")) {
+        cJSON_AddStringToObject(out, "ensemble_method", method_name);
+        tsa_json_add_forecast(out, comb);
+        if (method == TSA_COMBINE_WEIGHTED) {
             cJSON *w = cJSON_AddArrayToObject(out, "weights");
             for (size_t j = 0; j < n_m; j++)
-                cJSON_AddItemToArray(w, cJSON_CreateNumber(weights[j] / wsum));
+                cJSON_AddItemToArray(w, cJSON_CreateNumber(weights[j]));
         }
         cJSON_AddItemToObject(out, "members", members);
         members = NULL;
-        free(col);
-        free(comb.mean);
-        free(comb.lower);
-        free(comb.upper);
+        tsa_forecast_free(comb);
     }
 done:
     for (size_t j = 0; j < n_m; j++)

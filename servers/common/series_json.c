@@ -248,3 +248,102 @@ cJSON *tsa_json_matrix(const double *v, size_t rows, size_t cols, int flat)
     }
     return a;
 }
+
+void tsa_json_add_forecast(cJSON *out, const tsa_forecast *fc)
+{
+    cJSON_AddItemToObject(out, "predictions", tsa_json_matrix(fc->mean, fc->horizon, fc->n_features, 0));
+    cJSON_AddItemToObject(out, "lower_bound", tsa_json_matrix(fc->lower, fc->horizon, fc->n_features, 0));
+    cJSON_AddItemToObject(out, "upper_bound", tsa_json_matrix(fc->upper, fc->horizon, fc->n_features, 0));
+    if (fc->timestamps) {
+        cJSON *ts = cJSON_AddArrayToObject(out, "timestamps");
+        for (size_t h = 0; h < fc->horizon; h++) {
+            char buf[32];
+            tsa_format_time(fc->timestamps[h], buf);
+            cJSON_AddItemToArray(ts, cJSON_CreateString(buf));
+        }
+    }
+    cJSON_AddNumberToObject(out, "steps_ahead", (double)fc->horizon);
+    cJSON_AddNumberToObject(out, "interval", fc->interval);
+}
+
+/* A (rows, cols) array of rows of numbers into @dst; cols is set by the
+ * first matrix read (*cols == 0) and must match after. */
+static int read_matrix(const cJSON *m, const char *name, size_t rows, size_t *cols, double **dst,
+                       char *err, size_t err_len)
+{
+    if (!cJSON_IsArray(m) || (size_t)cJSON_GetArraySize(m) != rows || rows == 0) {
+        if (rows == 0)
+            snprintf(err, err_len, "%s: must be a non-empty array of rows", name);
+        else
+            snprintf(err, err_len, "%s: must be an array of %zu rows", name, rows);
+        return -1;
+    }
+    const cJSON *row0 = cJSON_GetArrayItem(m, 0);
+    size_t k = cJSON_IsArray(row0) ? (size_t)cJSON_GetArraySize(row0) : 0;
+    if (k == 0 || (*cols && k != *cols)) {
+        snprintf(err, err_len, "%s: rows must hold %s numbers", name, *cols ? "the same number of" : "some");
+        return -1;
+    }
+    *cols = k;
+    double *v = malloc(rows * k * sizeof *v);
+    if (!v) {
+        snprintf(err, err_len, "%s: out of memory", name);
+        return -1;
+    }
+    size_t t = 0;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, m)
+    {
+        if (!cJSON_IsArray(row) || (size_t)cJSON_GetArraySize(row) != k) {
+            snprintf(err, err_len, "%s[%zu]: must be an array of %zu numbers", name, t, k);
+            free(v);
+            return -1;
+        }
+        size_t j = 0;
+        const cJSON *x;
+        cJSON_ArrayForEach(x, row)
+        {
+            if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
+                snprintf(err, err_len, "%s[%zu][%zu]: must be a finite number", name, t, j);
+                free(v);
+                return -1;
+            }
+            v[t * k + j++] = x->valuedouble;
+        }
+        t++;
+    }
+    *dst = v;
+    return 0;
+}
+
+int tsa_json_forecast_read(const cJSON *obj, tsa_forecast *fc, char *err, size_t err_len)
+{
+    memset(fc, 0, sizeof *fc);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(obj, "predictions");
+    const cJSON *iv = cJSON_GetObjectItemCaseSensitive(obj, "interval");
+    size_t rows = cJSON_IsArray(p) ? (size_t)cJSON_GetArraySize(p) : 0, k = 0;
+    if (!cJSON_IsNumber(iv) || !(iv->valuedouble > 0 && iv->valuedouble < 1)) {
+        snprintf(err, err_len, "interval: must be a number in (0, 1)");
+        return -1;
+    }
+    if (read_matrix(p, "predictions", rows, &k, &fc->mean, err, err_len) < 0 ||
+        read_matrix(cJSON_GetObjectItemCaseSensitive(obj, "lower_bound"), "lower_bound", rows, &k, &fc->lower,
+                    err, err_len) < 0 ||
+        read_matrix(cJSON_GetObjectItemCaseSensitive(obj, "upper_bound"), "upper_bound", rows, &k, &fc->upper,
+                    err, err_len) < 0) {
+        tsa_json_forecast_clear(fc);
+        return -1;
+    }
+    fc->horizon = rows;
+    fc->n_features = k;
+    fc->interval = iv->valuedouble;
+    return 0;
+}
+
+void tsa_json_forecast_clear(tsa_forecast *fc)
+{
+    free(fc->mean);
+    free(fc->lower);
+    free(fc->upper);
+    memset(fc, 0, sizeof *fc);
+}

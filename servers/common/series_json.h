@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <tsa/model.h>
 #include <tsa/series.h>
 
 #define TSA_SERIES_MAX_VALUES 10000000u
@@ -35,5 +36,17 @@ void tsa_format_time(int64_t t, char out[32]);
 /* A (rows, cols) row-major array as a JSON array of rows (or a flat array
  * when cols == 1 and @flat). */
 cJSON *tsa_json_matrix(const double *v, size_t rows, size_t cols, int flat);
+
+/* Adds a forecast's fields to @out: predictions, lower_bound, upper_bound
+ * (arrays of rows), timestamps (ISO-8601, when the forecast has them),
+ * steps_ahead and interval. */
+void tsa_json_add_forecast(cJSON *out, const tsa_forecast *fc);
+
+/* Reads those fields back (a forecast another service produced) into @fc,
+ * whose arrays this allocates; release them with tsa_json_forecast_clear().
+ * Timestamps are not read. On failure returns -1, leaves @fc empty and
+ * writes what was wrong into @err. */
+int tsa_json_forecast_read(const cJSON *obj, tsa_forecast *fc, char *err, size_t err_len);
+void tsa_json_forecast_clear(tsa_forecast *fc);
 
 #endif

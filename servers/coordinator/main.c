@@ -238,19 +238,14 @@ static cJSON *coordinated(void *ctx, const cJSON *args, tsa_tool_call *call, tsa
     return out;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static cJSON *ensemble_impl(coord *c, const cJSON *args, tsa_svc_error *e)
 {
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(args, "models");
     if (!cJSON_IsArray(models) || cJSON_GetArraySize(models) < 1 || cJSON_GetArraySize(models) > 16)
         return tsa_svc_fail(e, 400, "invalid_field", "models", "models: must be an array of 1 to 16 model names or types");
-    const char *method = str_arg(args, "ensemble_method", "mean");
-    if (strcmp(method, "mean") && strcmp(method, "median") && strcmp(method, "weighted_average"))
+    const char *method_name = str_arg(args, "ensemble_method", "mean");
+    tsa_combine_method method;
+    if (tsa_combine_method_from_name(method_name, &method) != TSA_OK)
         return tsa_svc_fail(e, 400, "invalid_field", "ensemble_method", "ensemble_method: must be mean, median or weighted_average");
     size_t n = (size_t)cJSON_GetArraySize(models);
     a2a_job *jobs = calloc(n, sizeof *jobs);
@@ -275,81 +270,52 @@ static cJSON *ensemble_impl(coord *c, const cJSON *args, tsa_svc_error *e)
         i++;
     }
     run_jobs(jobs, n);
-    cJSON *out = NULL, *errors = cJSON_CreateArray(), *members = cJSON_CreateArray();
-    size_t ok = 0, h = 0, k = 0;
-    for (i = 0; i < n; i++)
-        if (jobs[i].result) {
-            const cJSON *p = cJSON_GetObjectItemCaseSensitive(jobs[i].result, "predictions");
-            size_t hh = (size_t)cJSON_GetArraySize(p), kk = (size_t)cJSON_GetArraySize(cJSON_GetArrayItem(p, 0));
-            if (!ok) {
-                h = hh;
-                k = kk;
-            }
-            if (hh == h && kk == k)
-                ok++;
+    /* Members whose forecast came back in the first good member's shape
+     * are combined; the others are reported. */
+    tsa_forecast *fcs = calloc(n, sizeof *fcs);
+    const tsa_forecast **good = calloc(n, sizeof *good);
+    double *w = calloc(n, sizeof *w);
+    size_t ok = 0;
+    for (i = 0; i < n; i++) {
+        char why[160];
+        if (!jobs[i].result)
+            continue;
+        if (tsa_json_forecast_read(jobs[i].result, &fcs[i], why, sizeof why) < 0) {
+            snprintf(jobs[i].err, sizeof jobs[i].err, "unreadable forecast: %s", why);
+        } else if (ok && (fcs[i].horizon != good[0]->horizon || fcs[i].n_features != good[0]->n_features ||
+                          fcs[i].interval != good[0]->interval)) {
+            snprintf(jobs[i].err, sizeof jobs[i].err, "forecast shape differs from the other members'");
+        } else {
+            good[ok++] = &fcs[i];
+            continue;
         }
-    if (!ok) {
+        cJSON_Delete(jobs[i].result);
+        jobs[i].result = NULL;
+        tsa_json_forecast_clear(&fcs[i]);
+    }
+    cJSON *out = NULL, *errors = cJSON_CreateArray(), *members = cJSON_CreateArray();
+    tsa_forecast *comb = NULL;
+    if (ok && tsa_forecast_combine(good, ok, method, NULL, w, &comb) != TSA_OK) {
+        tsa_svc_fail(e, 500, "internal", "models", "combining the member forecasts: %s", tsa_last_error());
+    } else if (!ok) {
         for (i = 0; i < n; i++)
             cJSON_AddItemToArray(errors, agent_error(&jobs[i]));
         char *etext = cJSON_PrintUnformatted(errors);
         tsa_svc_fail(e, 503, "agents_unavailable", "models", "no member forecast could be obtained: %.600s", etext);
         cJSON_free(etext);
-        cJSON_Delete(errors);
-        cJSON_Delete(members);
     } else {
-        double *w = calloc(n, sizeof *w), wsum = 0;
-        for (i = 0; i < n; i++) {
-            if (!jobs[i].result)
-                continue;
-            /* Inverse mean interval width as the weight. */
-            const cJSON *lo = cJSON_GetObjectItemCaseSensitive(jobs[i].result, "lower_bound");
-            const cJSON *hi = cJSON_GetObjectItemCaseSensitive(jobs[i].result, "upper_bound");
-            double width = 0;
-            for (size_t t = 0; t < h; t++)
-                for (size_t j = 0; j < k; j++)
-                    width += cJSON_GetArrayItem(cJSON_GetArrayItem(hi, (int)t), (int)j)->valuedouble -
-                             cJSON_GetArrayItem(cJSON_GetArrayItem(lo, (int)t), (int)j)->valuedouble;
-            w[i] = width > 0 ? (double)(h * k) / width : 1.0;
-            wsum += w[i];
-        }
         out = cJSON_CreateObject();
-        cJSON_AddStringToObject(out, "ensemble_method", method);
-        const char *keys[] = {"predictions", "lower_bound", "upper_bound"};
-        double *col = calloc(n, sizeof *col);
-        for (int part = 0; part < 3; part++) {
-            cJSON *mat = cJSON_AddArrayToObject(out, keys[part]);
-            for (size_t t = 0; t < h; t++) {
-                cJSON *row = cJSON_CreateArray();
-                for (size_t j = 0; j < k; j++) {
-                    size_t m = 0;
-                    double acc = 0;
-                    for (i = 0; i < n; i++) {
-                        if (!jobs[i].result)
-                            continue;
-                        double v = cJSON_GetArrayItem(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(jobs[i].result, keys[part]), (int)t), (int)j)->valuedouble;
-                        col[m++] = v;
-                        acc += !strcmp(method, "weighted_average") ? w[i] / wsum * v : v;
-                    }
-                    if (!strcmp(method, "mean"))
-                        acc /= (double)m;
-                    if (!strcmp(method, "median")) {
-                        qsort(col, m, sizeof *col, cmp_double);
-                        acc = m % 2 ? col[m / 2] : 0.5 * (col[m / 2 - 1] + col[m / 2]);
-                    }
-                    cJSON_AddItemToArray(row, cJSON_CreateNumber(acc));
-                }
-                cJSON_AddItemToArray(mat, row);
-            }
-        }
-        free(col);
-        cJSON_AddNumberToObject(out, "steps_ahead", (double)h);
+        cJSON_AddStringToObject(out, "ensemble_method", method_name);
+        tsa_json_add_forecast(out, comb);
+        size_t m = 0;
         for (i = 0; i < n; i++) {
             cJSON *mem = cJSON_CreateObject();
             cJSON_AddStringToObject(mem, "model", cJSON_GetArrayItem(models, (int)i)->valuestring);
             if (jobs[i].result) {
                 cJSON_AddItemToObject(mem, "predictions", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(jobs[i].result, "predictions"), 1));
-                if (!strcmp(method, "weighted_average"))
-                    cJSON_AddNumberToObject(mem, "weight", w[i] / wsum);
+                if (method == TSA_COMBINE_WEIGHTED)
+                    cJSON_AddNumberToObject(mem, "weight", w[m]);
+                m++;
             } else {
                 cJSON_AddStringToObject(mem, "error", jobs[i].err);
                 cJSON_AddItemToArray(errors, agent_error(&jobs[i]));
@@ -359,8 +325,16 @@ static cJSON *ensemble_impl(coord *c, const cJSON *args, tsa_svc_error *e)
         cJSON_AddItemToObject(out, "members", members);
         cJSON_AddItemToObject(out, "errors", errors);
         cJSON_AddBoolToObject(out, "partial", ok < n);
-        free(w);
+        members = errors = NULL;
     }
+    cJSON_Delete(errors);
+    cJSON_Delete(members);
+    tsa_forecast_free(comb);
+    for (i = 0; i < n; i++)
+        tsa_json_forecast_clear(&fcs[i]);
+    free(fcs);
+    free(good);
+    free(w);
     for (i = 0; i < n; i++) {
         cJSON_Delete(jobs[i].args);
         cJSON_Delete(jobs[i].result);
@@ -648,7 +622,7 @@ static const tsa_tool tools[] = {
      coordinated},
     {"ensemble_forecast", "Ensemble forecast",
      "Forecast with several models through the forecasting agent (concurrently) and combine them by mean, median "
-     "or weighted_average (weights inverse to each member's interval width); per-member forecasts are kept.",
+     "or weighted_average (weights inverse to the one-step spread each member's interval implies); per-member forecasts are kept.",
      "{\"type\": \"object\", \"properties\": {\"models\": {\"type\": \"array\", \"minItems\": 1, \"maxItems\": 16, "
      "\"items\": {\"type\": \"string\"}}, " TSA_S_DATA ", " TSA_S_STEPS ", \"ensemble_method\": {\"type\": \"string\", "
      "\"enum\": [\"mean\", \"median\", \"weighted_average\"], \"default\": \"mean\"}}, \"required\": [\"models\", \"data\"]}",

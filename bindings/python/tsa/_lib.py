@@ -236,11 +236,29 @@ PROTOTYPES = {
 }
 
 
+# Symbols added after 0.1, by the version that added them: bound when the
+# loaded library has them; the calls that need them raise Unsupported
+# otherwise.
+LATER_PROTOTYPES = {
+    # model.h, 0.2
+    "tsa_combine_method_from_name": (_status, [c_char_p, POINTER(c_int)]),
+    "tsa_combine_method_name": (c_char_p, [c_int]),
+    "tsa_forecast_combine": (_status, [POINTER(POINTER(Forecast)), c_size_t, c_int, _vp, _vp,
+                                       POINTER(POINTER(Forecast))]),
+}
+
+
 class _Functions:
     """The declared libtsa functions, as attributes (tests may replace one)."""
 
     def __init__(self, dll):
         self._dll = dll
+        for name, (restype, argtypes) in LATER_PROTOTYPES.items():
+            fn = getattr(dll, name, None)
+            if fn is not None:
+                fn.restype = restype
+                fn.argtypes = argtypes
+                setattr(self, name, fn)
         missing = []
         for name, (restype, argtypes) in PROTOTYPES.items():
             try:

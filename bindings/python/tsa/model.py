@@ -74,9 +74,11 @@ def _frame_index(timestamps, length):
 class Forecast(namedtuple("Forecast", "mean lower upper timestamps")):
     """A forecast: ``mean``, ``lower`` and ``upper`` of shape ``(horizon,)`` for
     one feature or ``(horizon, n_features)``, and ``timestamps`` (int64
-    seconds continuing the history's) or None when the history had none."""
+    seconds continuing the history's) or None when the history had none.
+    ``interval`` is the central coverage of [lower, upper] (None for a
+    forecast built by hand)."""
 
-    __slots__ = ()
+    interval = None
 
     def to_frame(self):
         """A pandas DataFrame indexed by the timestamps (columns mean, lower,
@@ -90,6 +92,82 @@ class Forecast(namedtuple("Forecast", "mean lower upper timestamps")):
                                  "upper": np.asarray(self.upper)}, index=index)
         return pd.concat({name: pd.DataFrame(np.asarray(getattr(self, name)), index=index)
                           for name in ("mean", "lower", "upper")}, axis=1)
+
+
+def _take_forecast(fc):
+    """A :class:`Forecast` copied out of a C ``tsa_forecast``."""
+    nf = fc.n_features
+    ts = _data.out_array(fc.timestamps, fc.horizon, 1, "i") if fc.timestamps else None
+    out = Forecast(_data.out_array(fc.mean, fc.horizon, nf),
+                   _data.out_array(fc.lower, fc.horizon, nf),
+                   _data.out_array(fc.upper, fc.horizon, nf), ts)
+    out.interval = fc.interval
+    return out
+
+
+class Combination(namedtuple("Combination", "forecast weights")):
+    """The result of :func:`combine`: the combined :class:`Forecast` and the
+    normalised weight each member got."""
+
+    __slots__ = ()
+
+
+_COMBINE_METHODS = {"mean": 0, "median": 1, "weighted_average": 2}
+
+
+def combine(forecasts, method="mean", weights=None, interval=None):
+    """Combines forecasts of the same shape (libtsa's ``tsa_forecast_combine``).
+
+    @method is ``"mean"``, ``"median"`` or ``"weighted_average"``. With
+    ``weighted_average``, @weights gives one non-negative weight per forecast;
+    None weighs each by the inverse of the one-step standard deviation its
+    interval implies. Each forecast's ``interval`` is used, or @interval for
+    forecasts built by hand. Returns :class:`Combination`.
+    """
+    if not hasattr(C, "tsa_forecast_combine"):
+        raise errors.make_error(errors.EUNSUPPORTED,
+                                "combine: needs libtsa 0.2 or newer, loaded %s" % _lib.VERSION)
+    if method not in _COMBINE_METHODS:
+        raise _invalid("method: must be mean, median or weighted_average, got %r" % (method,))
+    forecasts = list(forecasts)
+    if not forecasts:
+        raise _invalid("forecasts: must hold at least one forecast")
+    keep, structs = [], []
+    for i, f in enumerate(forecasts):
+        name = "forecasts[%d]" % i
+        parts = []
+        for field in ("mean", "lower", "upper"):
+            addr, count, shape, held = _data.doubles(getattr(f, field, None), "%s.%s" % (name, field))
+            parts.append((addr, shape))
+            keep.append(held)
+        if parts[1][1] != parts[0][1] or parts[2][1] != parts[0][1]:
+            raise _invalid("%s: mean, lower and upper must have one shape" % name)
+        cov = getattr(f, "interval", None)
+        cov = interval if cov is None else cov
+        if cov is None:
+            raise _invalid("%s: has no interval; pass interval=" % name)
+        st = _lib.Forecast(parts[0][1][0], parts[0][1][1], _data.float_arg(cov, "interval"))
+        for (addr, _), field in zip(parts, ("mean", "lower", "upper")):
+            setattr(st, field, ctypes.cast(addr, ctypes.POINTER(ctypes.c_double)))
+        structs.append(st)
+    n = len(structs)
+    arr = (ctypes.POINTER(_lib.Forecast) * n)(*[ctypes.pointer(st) for st in structs])
+    w_addr = None
+    if weights is not None:
+        w_addr, count, _, held = _data.doubles(weights, "weights")
+        keep.append(held)
+        if count != n:
+            raise _invalid("weights: must hold %d values, got %d" % (n, count))
+    used_addr, used = _data.new_doubles(n)
+    out = ctypes.POINTER(_lib.Forecast)()
+    _lib.check(C.tsa_forecast_combine(arr, n, _COMBINE_METHODS[method], w_addr, used_addr,
+                                      ctypes.byref(out)))
+    try:
+        fc = _take_forecast(out.contents)
+    finally:
+        C.tsa_forecast_free(out)
+    del keep
+    return Combination(fc, _data.finish_doubles(used, n))
 
 
 class Scores(namedtuple("Scores", "raw calibrated")):
@@ -422,10 +500,7 @@ class Model:
         try:
             fc = out.contents
             nf = fc.n_features
-            ts = _data.out_array(fc.timestamps, fc.horizon, 1, "i") if fc.timestamps else None
-            return Forecast(_data.out_array(fc.mean, fc.horizon, nf),
-                            _data.out_array(fc.lower, fc.horizon, nf),
-                            _data.out_array(fc.upper, fc.horizon, nf), ts)
+            return _take_forecast(fc)
         finally:
             C.tsa_forecast_free(out)
 
