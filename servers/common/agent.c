@@ -65,7 +65,7 @@ struct tsa_agent {
     char *url;
     cJSON **inputs;
     cJSON **outputs;
-    pthread_mutex_t lock;      /* sessions, calls, tasks */
+    pthread_mutex_t lock;      /* sessions, calls, tasks, url */
     session *sessions;
     tsa_tool_call *calls;
     a2a_task **tasks;
@@ -153,13 +153,18 @@ void tsa_agent_free(tsa_agent *a)
     free(a);
 }
 
+/* The server answers before its port (and so its URL) is known: the URL is
+ * swapped and read under the lock. */
 void tsa_agent_set_url(tsa_agent *a, const char *url)
 {
     char *copy = strdup(url);
     if (!copy)
         return;
-    free(a->url);
+    pthread_mutex_lock(&a->lock);
+    char *old = a->url;
     a->url = copy;
+    pthread_mutex_unlock(&a->lock);
+    free(old);
 }
 
 int tsa_tool_cancelled(const tsa_tool_call *c)
@@ -676,10 +681,13 @@ static cJSON *skills_json(const tsa_agent *a)
     return arr;
 }
 
-static cJSON *card_json(const tsa_agent *a, int v1)
+static cJSON *card_json(tsa_agent *a, int v1)
 {
-    char url[512];
-    snprintf(url, sizeof url, "%s/a2a", a->url);
+    char base[400], url[512];
+    pthread_mutex_lock(&a->lock);
+    snprintf(base, sizeof base, "%s", a->url);
+    pthread_mutex_unlock(&a->lock);
+    snprintf(url, sizeof url, "%s/a2a", base);
     cJSON *c = cJSON_CreateObject();
     cJSON_AddStringToObject(c, "name", a->cfg.name);
     cJSON_AddStringToObject(c, "description", a->cfg.description);
@@ -694,7 +702,7 @@ static cJSON *card_json(const tsa_agent *a, int v1)
     }
     cJSON *prov = cJSON_AddObjectToObject(c, "provider");
     cJSON_AddStringToObject(prov, "organization", "libtsa");
-    cJSON_AddStringToObject(prov, "url", a->url);
+    cJSON_AddStringToObject(prov, "url", base);
     cJSON_AddStringToObject(c, "version", tsa_version());
     cJSON *caps = cJSON_AddObjectToObject(c, "capabilities");
     cJSON_AddBoolToObject(caps, "streaming", 0);
