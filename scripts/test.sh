@@ -10,6 +10,7 @@
 #   <suites>    meson test -C build-test (suites unit, abi, consumer, ...);
 #               every TAP result line counts as one test
 #   asan-*      build-asan with AddressSanitizer + UBSan, meson test --suite unit
+#   tsan-*      build-tsan with ThreadSanitizer, meson test --suite unit
 #   python      tests/python/test_*.py with Debian's pytest
 #   fuzz        tests/fuzz/run, when present and executable
 #   services    tests/services/run, when present
@@ -19,8 +20,8 @@
 # "N passed, N failed" it gives their counts, else their exit status counts as
 # one test.
 #
-# Environment: TSA_SKIP_DEPS=1 skips the install step; TSA_SKIP_ASAN=1 skips
-# the sanitizer build.
+# Environment: TSA_SKIP_DEPS=1 skips the install step; TSA_SKIP_ASAN=1 and
+# TSA_SKIP_TSAN=1 skip the sanitizer builds.
 
 set -uo pipefail
 
@@ -221,6 +222,34 @@ else
                 --num-processes 2 --timeout-multiplier 3
         rc=$?
         count_meson build-asan "$rc" "asan-" asan-unit
+    fi
+fi
+
+# ThreadSanitizer over the unit tests: the thread-safety contract
+# (concurrent forecast/score/detect on one model, the store from many
+# threads). OpenBLAS runs single-threaded here: its own thread pool is not
+# instrumented and would only yield false reports.
+if [ "${TSA_SKIP_TSAN:-0}" = 1 ]; then
+    banner "thread sanitizer: skipped (TSA_SKIP_TSAN=1)"
+else
+    banner "configure and build build-tsan (thread)"
+    rm -rf build-tsan
+    if step tsan-build meson setup build-tsan -Dtests=true \
+            -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debugoptimized \
+       && step tsan-build ninja -C build-tsan; then
+        banner "meson test -C build-tsan --suite unit"
+        # Kernels with more mmap randomisation than TSan's fixed layout
+        # allows ("unexpected memory mapping") run it without ASLR.
+        norand=()
+        if build-tsan/tests/test-core-series 2>&1 | grep -q "unexpected memory mapping"; then
+            norand=(setarch "$(uname -m)" -R)
+            echo "test.sh: ThreadSanitizer runs with address randomisation off"
+        fi
+        OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+            "${norand[@]}" meson test -C build-tsan --suite unit --print-errorlogs \
+                --num-processes 2 --timeout-multiplier 4
+        rc=$?
+        count_meson build-tsan "$rc" "tsan-" tsan-unit
     fi
 fi
 
