@@ -15,6 +15,8 @@
 #include "series_json.h"
 #include "metrics.h"
 #include "ops.h"
+#include "ratelimit.h"
+#include "redis.h"
 #include "store.h"
 
 #define SERVICE "rest-api"
@@ -70,6 +72,8 @@ static void h_health(tsa_http_req *r, void *user)
     cJSON_AddBoolToObject(st, "reachable", store_ok);
     if (!store_ok)
         cJSON_AddStringToObject(st, "error", err);
+    /* Redis is optional: down means no shared cache, not unhealthy. */
+    cJSON_AddStringToObject(o, "redis", tsa_redis_check(a->svc.redis));
     cJSON *kinds = cJSON_AddArrayToObject(o, "model_types");
     for (size_t i = 0; i < tsa_kind_count(); i++)
         cJSON_AddItemToArray(kinds, cJSON_CreateString(tsa_kind_name(i)));
@@ -161,7 +165,25 @@ static void run_op(tsa_http_req *r, api *a, op_fn fn, const char *store_kind)
     reply(r, 200, out, &e);
 }
 
-static void h_predict(tsa_http_req *r, void *user) { run_op(r, user, tsa_op_predict, NULL); }
+static void h_predict(tsa_http_req *r, void *user)
+{
+    api *a = user;
+    cJSON *req = tsa_http_parse_json(r);
+    if (!req)
+        return;
+    tsa_svc_error e = {0};
+    const char *cache = NULL;
+    cJSON *out = tsa_op_predict_cached(&a->svc, req, &cache, &e);
+    cJSON_Delete(req);
+    if (!out) {
+        reply(r, 200, NULL, &e);
+        return;
+    }
+    /* Whether the shared cache answered, in a header: the body keeps its shape. */
+    char hdr[32];
+    snprintf(hdr, sizeof hdr, "X-Cache: %s\r\n", cache ? (!strcmp(cache, "hit") ? "HIT" : "MISS") : "");
+    tsa_http_send_json_headers(r, 200, out, cache ? hdr : NULL);
+}
 static void h_detect(tsa_http_req *r, void *user) { run_op(r, user, tsa_op_detect, NULL); }
 static void h_ensemble(tsa_http_req *r, void *user) { run_op(r, user, tsa_op_ensemble, "ensemble"); }
 
@@ -352,6 +374,7 @@ int main(int argc, char **argv)
         {"log-level", "TSA_LOG_LEVEL", "info", "debug, info, warn or error", NULL},
         {"port-file", "TSA_PORT_FILE", "", "write the bound port to this file", NULL},
         TSA_AUTH_OPTIONS,
+        TSA_SHARED_OPTIONS,
     };
     const size_t n_opts = sizeof opts / sizeof opts[0];
     char err[512];
@@ -406,8 +429,16 @@ int main(int argc, char **argv)
     hc.cors_origins = tsa_config_get(opts, n_opts, "cors-origins");
     hc.metrics = a.svc.metrics;
     hc.log_requests = 1;
+    if (tsa_shared_setup(opts, n_opts, &a.svc, &hc, err, sizeof err) != 0) {
+        fprintf(stderr, "tsa-api: %s\n", err);
+        tsa_store_close(a.svc.store);
+        tsa_model_cache_free(a.svc.cache);
+        tsa_metrics_free(a.svc.metrics);
+        return 2;
+    }
     int arc = tsa_auth_setup("tsa-api", opts, n_opts, a.svc.store, &hc, err, sizeof err);
     if (arc != 0) {
+        tsa_shared_teardown(&a.svc, &hc);
         if (arc < 0)
             fprintf(stderr, "tsa-api: %s\n", err);
         tsa_store_close(a.svc.store);
@@ -471,6 +502,8 @@ int main(int argc, char **argv)
     cJSON_AddStringToObject(f, "store", tsa_store_backend(a.svc.store));
     cJSON_AddNumberToObject(f, "recovered_jobs", (double)recovered);
     cJSON_AddStringToObject(f, "version", tsa_version());
+    cJSON_AddStringToObject(f, "redis", tsa_redis_state(a.svc.redis));
+    cJSON_AddBoolToObject(f, "rate_limit", hc.ratelimit != NULL);
     tsa_log(SERVICE, "info", "listening", f);
 
     int sig = tsa_signals_wait();
@@ -481,6 +514,7 @@ int main(int argc, char **argv)
     tsa_op_workers_stop(&a.svc); /* running jobs end as interrupted */
     tsa_model_cache_free(a.svc.cache);
     tsa_store_close(a.svc.store);
+    tsa_shared_teardown(&a.svc, &hc);
     tsa_metrics_free(a.svc.metrics);
     tsa_log(SERVICE, "info", "stopped", NULL);
     return 0;

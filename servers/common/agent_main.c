@@ -8,6 +8,8 @@
 #include "auth.h"
 #include "cache.h"
 #include "metrics.h"
+#include "ratelimit.h"
+#include "redis.h"
 #include "store.h"
 
 void openblas_set_num_threads(int num_threads);
@@ -35,6 +37,7 @@ static void h_health(tsa_http_req *r, void *user)
     cJSON_AddBoolToObject(st, "reachable", store_ok);
     if (!store_ok)
         cJSON_AddStringToObject(st, "error", err);
+    cJSON_AddStringToObject(o, "redis", tsa_redis_check(ps->svc.redis));
     if (ps->p->health)
         ps->p->health(ps->ctx, o, &healthy);
     cJSON_AddStringToObject(o, "status", healthy ? "healthy" : "degraded");
@@ -79,6 +82,7 @@ int tsa_agent_main(const tsa_agent_program *p, int argc, char **argv)
         {"log-level", "TSA_LOG_LEVEL", "info", "debug, info, warn or error", NULL},
         {"port-file", "TSA_PORT_FILE", "", "write the bound port to this file", NULL},
         TSA_AUTH_OPTIONS,
+        TSA_SHARED_OPTIONS,
     };
     size_t n_base = sizeof base / sizeof base[0], n = n_base + p->n_extra;
     tsa_option *opts = calloc(n, sizeof *opts);
@@ -142,8 +146,15 @@ int tsa_agent_main(const tsa_agent_program *p, int argc, char **argv)
     hc.max_body = (size_t)max_body;
     hc.metrics = ps.svc.metrics;
     hc.log_requests = 1;
+    if (tsa_shared_setup(opts, n, &ps.svc, &hc, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", p->binary, err);
+        tsa_store_close(ps.svc.store);
+        free(opts);
+        return 2;
+    }
     int arc = tsa_auth_setup(p->binary, opts, n, ps.svc.store, &hc, err, sizeof err);
     if (arc != 0) {
+        tsa_shared_teardown(&ps.svc, &hc);
         if (arc < 0)
             fprintf(stderr, "%s: %s\n", p->binary, err);
         tsa_store_close(ps.svc.store);
@@ -190,6 +201,7 @@ int tsa_agent_main(const tsa_agent_program *p, int argc, char **argv)
     tsa_agent_free(ps.agent);
     tsa_model_cache_free(ps.svc.cache);
     tsa_store_close(ps.svc.store);
+    tsa_shared_teardown(&ps.svc, &hc);
     tsa_metrics_free(ps.svc.metrics);
     free(opts);
     return 0;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "ratelimit.h"
 
 typedef struct route {
     char *method;
@@ -123,6 +124,8 @@ void tsa_log(const char *service, const char *level, const char *msg, cJSON *fie
  * 100 KiB), too small for OpenBLAS's threaded kernels and GSL. Handlers run
  * on executor threads with 8 MiB stacks instead; the CivetWeb thread waits. */
 
+static int rate_limit(struct tsa_http_server *s, const route *r, tsa_http_req *req);
+
 typedef struct exec_job {
     route *r;
     tsa_http_req *req;
@@ -154,7 +157,10 @@ static void *exec_main(void *arg)
         if (!p->head)
             p->tail = NULL;
         pthread_mutex_unlock(&p->lock);
-        j->r->fn(j->req, j->r->user);
+        /* The rate limit may talk to Redis, which needs more stack than
+         * CivetWeb's threads have: it runs here too. */
+        if (rate_limit(j->req->server, j->r, j->req) == 0)
+            j->r->fn(j->req, j->r->user);
         pthread_mutex_lock(&p->lock);
         j->done = 1;
         pthread_cond_signal(&j->cond);
@@ -480,7 +486,7 @@ void tsa_http_sse_event(tsa_http_req *r, const char *id, const char *data)
 
 void tsa_http_sse_end(tsa_http_req *r) { mg_send_chunk(r->conn, "", 0); }
 
-void tsa_http_send_json(tsa_http_req *r, int status, cJSON *body)
+void tsa_http_send_json_headers(tsa_http_req *r, int status, cJSON *body, const char *extra_headers)
 {
     char *s = body ? cJSON_PrintUnformatted(body) : NULL;
     cJSON_Delete(body);
@@ -489,8 +495,13 @@ void tsa_http_send_json(tsa_http_req *r, int status, cJSON *body)
         tsa_http_send(r, 500, "application/json", NULL, oom, sizeof oom - 1);
         return;
     }
-    tsa_http_send(r, status, "application/json", NULL, s, strlen(s));
+    tsa_http_send(r, status, "application/json", extra_headers, s, strlen(s));
     cJSON_free(s);
+}
+
+void tsa_http_send_json(tsa_http_req *r, int status, cJSON *body)
+{
+    tsa_http_send_json_headers(r, status, body, NULL);
 }
 
 void tsa_http_send_error(tsa_http_req *r, int status, const char *code, const char *field,
@@ -592,6 +603,47 @@ static void finish_request(tsa_http_server *s, tsa_http_req *req, const char *ro
     for (size_t i = 0; i < req->n_params; i++)
         free(req->param_values[i]);
     free(req->body);
+}
+
+/* The rate-limit class of a route: "write" for what needs more than a
+ * viewer, "read" for GET, "compute" for the rest. */
+static const char *route_class(const route *r, const char *method)
+{
+    if (role_rank(r->role) >= 2)
+        return "write";
+    if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+        return "read";
+    return "compute";
+}
+
+/* Counts the request against the caller's budget; sends 429 and returns -1
+ * when it is spent. Public routes are never limited. */
+static int rate_limit(tsa_http_server *s, const route *r, tsa_http_req *req)
+{
+    if (!s->cfg.ratelimit || !r->role)
+        return 0;
+    char who[160];
+    if (*req->actor)
+        snprintf(who, sizeof who, "key:%s", req->actor);
+    else
+        snprintf(who, sizeof who, "addr:%s", mg_get_request_info(req->conn)->remote_addr);
+    const char *cls = route_class(r, req->method);
+    long limit = 0;
+    int retry = 0;
+    if (tsa_ratelimit_check(s->cfg.ratelimit, cls, who, &limit, &retry) == 0)
+        return 0;
+    char msg[256], hdr[64];
+    snprintf(msg, sizeof msg,
+             "rate limit exceeded: %ld %s requests per minute for this %s; retry in %d s", limit, cls,
+             *req->actor ? "API key" : "client address", retry);
+    snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", retry);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "code", "rate_limited");
+    cJSON_AddStringToObject(e, "message", msg);
+    cJSON_AddStringToObject(e, "request_id", req->request_id);
+    tsa_http_send_json_headers(req, 429, o, hdr);
+    return -1;
 }
 
 static int dispatch(struct mg_connection *conn, void *cbdata)

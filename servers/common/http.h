@@ -12,6 +12,7 @@
 
 struct mg_connection;
 typedef struct tsa_metrics tsa_metrics;
+typedef struct tsa_ratelimit tsa_ratelimit;
 
 #define TSA_HTTP_MAX_PARAMS 4
 
@@ -56,6 +57,10 @@ typedef struct tsa_http_config {
      * unknown one, -2 when the key store is unavailable. */
     int (*auth)(void *auth_user, const char *key, char role[16], char name[128]);
     void *auth_user;
+    /* Request rate limits (ratelimit.h) applied to every route that needs a
+     * role, after authentication; NULL: none. Over the limit: 429 with
+     * Retry-After. */
+    tsa_ratelimit *ratelimit;
 } tsa_http_config;
 
 typedef struct tsa_http_server tsa_http_server;
@@ -86,6 +91,8 @@ const char *tsa_http_query(const tsa_http_req *r, const char *name, char *buf, s
 
 /* Sends @body (taking ownership) as application/json with @status. */
 void tsa_http_send_json(tsa_http_req *r, int status, cJSON *body);
+/* Likewise with extra header lines ("Name: value\r\n...") or NULL. */
+void tsa_http_send_json_headers(tsa_http_req *r, int status, cJSON *body, const char *extra_headers);
 /* Sends {"error": {"code", "message", "field"}} (field omitted when NULL). */
 void tsa_http_send_error(tsa_http_req *r, int status, const char *code, const char *field,
                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));

@@ -38,6 +38,13 @@ typedef struct gauge {
     double v;
 } gauge;
 
+typedef struct counter {
+    char *name;
+    char *help;
+    char *la, *va, *lb, *vb; /* label names and values, or NULL */
+    double v;
+} counter;
+
 struct tsa_metrics {
     pthread_mutex_t lock;
     char *service;
@@ -46,6 +53,8 @@ struct tsa_metrics {
     family anomalies; /* a = kind; counter */
     gauge *gauges;
     size_t n_gauges;
+    counter *counters;
+    size_t n_counters;
     double start_time;
 };
 
@@ -85,6 +94,16 @@ void tsa_metrics_free(tsa_metrics *m)
         free(m->gauges[i].value);
     }
     free(m->gauges);
+    for (size_t i = 0; i < m->n_counters; i++) {
+        counter *c = &m->counters[i];
+        free(c->name);
+        free(c->help);
+        free(c->la);
+        free(c->va);
+        free(c->lb);
+        free(c->vb);
+    }
+    free(m->counters);
     pthread_mutex_destroy(&m->lock);
     free(m->service);
     free(m);
@@ -181,6 +200,39 @@ void tsa_metrics_set_gauge(tsa_metrics *m, const char *name, const char *help, c
     }
     if (g)
         g->v = v;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static int same(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+void tsa_metrics_count(tsa_metrics *m, const char *name, const char *help, const char *la,
+                       const char *va, const char *lb, const char *vb, double n)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->lock);
+    counter *c = NULL;
+    for (size_t i = 0; i < m->n_counters && !c; i++)
+        if (!strcmp(m->counters[i].name, name) && same(m->counters[i].va, va) && same(m->counters[i].vb, vb))
+            c = &m->counters[i];
+    if (!c) {
+        counter *grown = realloc(m->counters, (m->n_counters + 1) * sizeof *grown);
+        if (grown) {
+            m->counters = grown;
+            c = &m->counters[m->n_counters++];
+            c->name = strdup(name);
+            c->help = strdup(help ? help : name);
+            c->la = dup_or_null(la);
+            c->va = dup_or_null(la ? va : NULL);
+            c->lb = dup_or_null(lb);
+            c->vb = dup_or_null(lb ? vb : NULL);
+            c->v = 0;
+        }
+    }
+    if (c)
+        c->v += n;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -331,6 +383,33 @@ char *tsa_metrics_render(tsa_metrics *m)
                 put_escaped(&t, g->value ? g->value : "");
             }
             put(&t, "\"} %.17g\n", g->v);
+        }
+    }
+    /* Counters grouped by name likewise. */
+    for (size_t i = 0; i < m->n_counters; i++) {
+        int first = 1;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(m->counters[j].name, m->counters[i].name))
+                first = 0;
+        if (!first)
+            continue;
+        put(&t, "# HELP %s %s\n# TYPE %s counter\n", m->counters[i].name, m->counters[i].help,
+            m->counters[i].name);
+        for (size_t j = i; j < m->n_counters; j++) {
+            const counter *c = &m->counters[j];
+            if (strcmp(c->name, m->counters[i].name))
+                continue;
+            put(&t, "%s{service=\"", c->name);
+            put_escaped(&t, m->service);
+            if (c->la) {
+                put(&t, "\",%s=\"", c->la);
+                put_escaped(&t, c->va ? c->va : "");
+            }
+            if (c->lb) {
+                put(&t, "\",%s=\"", c->lb);
+                put_escaped(&t, c->vb ? c->vb : "");
+            }
+            put(&t, "\"} %.17g\n", c->v);
         }
     }
     double start = m->start_time;

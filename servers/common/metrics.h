@@ -18,6 +18,9 @@ void tsa_metrics_add_anomalies(tsa_metrics *m, const char *kind, uint64_t n);
 /* A gauge family with at most one label: name{label="value"} = v. label may be NULL. */
 void tsa_metrics_set_gauge(tsa_metrics *m, const char *name, const char *help, const char *label,
                            const char *value, double v);
+/* Adds @n to the counter name{la="va",lb="vb"}; @la and @lb may be NULL. */
+void tsa_metrics_count(tsa_metrics *m, const char *name, const char *help, const char *la,
+                       const char *va, const char *lb, const char *vb, double n);
 
 /* The exposition text; free() it. */
 char *tsa_metrics_render(tsa_metrics *m);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -977,6 +978,8 @@ typedef struct use_model {
     char kind[64];
     char name[160];
     int fitted_now;
+    int64_t version;   /* stored models: updated_ms and file digest */
+    char sha256[65];
 } use_model;
 
 static void use_release(tsa_svc *svc, use_model *u)
@@ -1000,6 +1003,8 @@ static int use_acquire(tsa_svc *svc, const cJSON *req, const tsa_series *fit_dat
         if (!ok)
             return -1;
         cJSON_Delete(ok);
+        u->version = meta.updated_ms;
+        snprintf(u->sha256, sizeof u->sha256, "%s", meta.blob_sha256);
         tsa_store_model_clear(&meta);
         u->m = tsa_cached_model_get(u->entry);
         snprintf(u->name, sizeof u->name, "%s", name);
@@ -1060,8 +1065,58 @@ static int read_interval(const cJSON *req, double *interval, tsa_svc_error *e)
     return 0;
 }
 
+/* The shared-cache key of a forecast: "tsa:fc:" and the SHA-256 of every
+ * input that decides it, with the history as parsed (so equivalent JSON
+ * spellings share a key). */
+static int forecast_key(const char *name, int64_t version, const char *sha256, const tsa_series *x,
+                        long steps, double interval, char key[8 + 64 + 1])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        return -1;
+    char head[512];
+    int n = snprintf(head, sizeof head, "tsa-forecast-v1\n%s\n%lld\n%s\n%ld\n%.17g\n", name,
+                     (long long)version, sha256, steps, interval);
+    int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(ctx, head, (size_t)n) == 1;
+    if (ok && x) {
+        uint64_t dims[4] = {x->length, x->n_features, x->timestamps != NULL, x->mask != NULL};
+        size_t cells = x->length * x->n_features;
+        ok = EVP_DigestUpdate(ctx, dims, sizeof dims) == 1 &&
+             EVP_DigestUpdate(ctx, x->values, cells * sizeof *x->values) == 1 &&
+             (!x->timestamps || EVP_DigestUpdate(ctx, x->timestamps, x->length * sizeof *x->timestamps) == 1) &&
+             (!x->mask || EVP_DigestUpdate(ctx, x->mask, cells) == 1);
+    } else if (ok) {
+        ok = EVP_DigestUpdate(ctx, "no history", 10) == 1;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == 32;
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        return -1;
+    memcpy(key, "tsa:fc:", 7);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(key + 7 + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
+static void count_cache(tsa_svc *svc, const char *result)
+{
+    tsa_metrics_count(svc->metrics, "tsa_cache_requests_total",
+                      "Lookups in the shared Redis cache, by cache and result (hit, miss, unavailable).",
+                      "cache", "forecast", "result", result, 1);
+}
+
 cJSON *tsa_op_predict(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
 {
+    return tsa_op_predict_cached(svc, req, NULL, e);
+}
+
+cJSON *tsa_op_predict_cached(tsa_svc *svc, const cJSON *req, const char **cache, tsa_svc_error *e)
+{
+    if (cache)
+        *cache = NULL;
     if (!cJSON_IsObject(req))
         return tsa_svc_fail(e, 400, "invalid_json", NULL, "the request body must be a JSON object");
     tsa_owned_series data;
@@ -1076,6 +1131,43 @@ cJSON *tsa_op_predict(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
         read_interval(req, &interval, e) < 0) {
         tsa_owned_series_free(&data);
         return NULL;
+    }
+    /* A stored model's forecast may come from the shared cache. The key
+     * names the model's current version, read from the store first, so a
+     * model overwritten or deleted on any replica is never served stale. */
+    char key[8 + 64 + 1] = "";
+    int64_t key_version = 0;
+    char key_sha[65] = "";
+    if (name && svc->redis && svc->forecast_ttl > 0) {
+        tsa_store_model meta;
+        char err[TSA_STORE_ERR_LEN];
+        memset(&meta, 0, sizeof meta);
+        if (tsa_store_model_get_meta(svc->store, name, &meta, err) == TSA_STORE_OK) {
+            key_version = meta.updated_ms;
+            snprintf(key_sha, sizeof key_sha, "%s", meta.blob_sha256);
+            if (forecast_key(name, meta.updated_ms, meta.blob_sha256, data.values ? &data.view : NULL, steps,
+                             interval, key) != 0)
+                key[0] = '\0';
+            tsa_store_model_clear(&meta);
+        }
+        if (*key) {
+            char *val = NULL;
+            size_t len = 0;
+            int got = tsa_redis_get(svc->redis, key, &val, &len);
+            cJSON *hit = got == 1 ? cJSON_ParseWithLength(val, len) : NULL;
+            free(val);
+            if (cJSON_IsObject(hit)) {
+                count_cache(svc, "hit");
+                if (cache)
+                    *cache = "hit";
+                tsa_owned_series_free(&data);
+                return hit;
+            }
+            cJSON_Delete(hit);
+            count_cache(svc, got < 0 ? "unavailable" : "miss");
+            if (got < 0)
+                key[0] = '\0';
+        }
     }
     use_model u;
     if (use_acquire(svc, req, data.values ? &data.view : NULL, TSA_CAP_FORECAST, NULL, &u, e) != 0) {
@@ -1098,6 +1190,17 @@ cJSON *tsa_op_predict(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
         tsa_json_add_forecast(out, fc);
         cJSON_AddStringToObject(out, "forecast_origin",
                                 history ? "end of the given data" : "end of the training data");
+    }
+    /* Stored only when the model used is the version the key names (it may
+     * have been overwritten in between). */
+    if (out && *key && !u.fitted_now && u.version == key_version && !strcmp(u.sha256, key_sha)) {
+        char *text = cJSON_PrintUnformatted(out);
+        if (text) {
+            tsa_redis_set(svc->redis, key, text, strlen(text), svc->forecast_ttl);
+            cJSON_free(text);
+        }
+        if (cache)
+            *cache = "miss";
     }
     tsa_forecast_free(fc);
     use_release(svc, &u);

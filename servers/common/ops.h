@@ -12,6 +12,7 @@
 
 #include "cache.h"
 #include "metrics.h"
+#include "redis.h"
 #include "store.h"
 
 typedef struct tsa_svc_error {
@@ -30,6 +31,8 @@ typedef struct tsa_svc {
     int n_workers;             /* training job workers */
     int n_threads;             /* BLAS threads per fit (0 = default) */
     char worker_id[80];
+    tsa_redis *redis;          /* shared forecast cache, or NULL */
+    int forecast_ttl;          /* seconds a cached forecast lives (0: no cache) */
     /* job workers */
     pthread_t *workers;
     _Atomic int stopping;
@@ -62,6 +65,13 @@ cJSON *tsa_op_train_async(tsa_svc *svc, const cJSON *req, const char *task, cons
 /* Forecast with a stored model (model_name) or a model fitted on the data
  * (model_type). */
 cJSON *tsa_op_predict(tsa_svc *svc, const cJSON *req, tsa_svc_error *e);
+/* Likewise; forecasts of stored models go through the shared cache in
+ * Redis when svc->redis is set, keyed by a hash of the model's name, its
+ * stored version (updated_ms and file digest), the parsed history, steps
+ * and interval, so an overwritten or deleted model is never served from it.
+ * @cache (may be NULL) gets "hit", "miss", or NULL when the request was not
+ * cacheable or Redis was unavailable. */
+cJSON *tsa_op_predict_cached(tsa_svc *svc, const cJSON *req, const char **cache, tsa_svc_error *e);
 /* Anomaly detection, likewise. */
 cJSON *tsa_op_detect(tsa_svc *svc, const cJSON *req, tsa_svc_error *e);
 /* Forecast with several models combined (mean, median, weighted_average). */

@@ -335,7 +335,8 @@ class ApiServer:
         except FileNotFoundError:
             pass
         env = dict(os.environ)
-        for var in ("TSA_DATABASE_URL", "TSA_API_PORT", "TSA_PORT_FILE", "TSA_MAX_BODY"):
+        for var in ("TSA_DATABASE_URL", "TSA_API_PORT", "TSA_PORT_FILE", "TSA_MAX_BODY", "TSA_REDIS_URL",
+                    "TSA_RATE_LIMIT", "TSA_FORECAST_CACHE_TTL"):
             env.pop(var, None)
         env.update(self.env or {})
         cmd = [exe, "--port", "0", "--port-file", self.port_file, "--store", self.store] + self.args
@@ -491,3 +492,78 @@ class PgServer:
         if os.path.isdir(self.dir):
             shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
+
+
+# ---------------------------------------------------------------------------
+# Redis
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A throwaway redis-server (Debian's) on a free loopback port, without
+    persistence; stop() and start() again keep the port, for outage tests."""
+
+    def __init__(self, workdir):
+        self.workdir = workdir
+        self.port = None
+        self.proc = None
+        self.log = os.path.join(workdir, "redis.log")
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def start(self, timeout=15):
+        exe = shutil.which("redis-server") or "/usr/bin/redis-server"
+        if not os.access(exe, os.X_OK):
+            raise Skip("redis-server is not installed (scripts/install-deps --test)")
+        os.makedirs(self.workdir, exist_ok=True)
+        if self.port is None:
+            self.port = free_port()
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", self.workdir, "--daemonize", "no"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        _STARTED.append(self)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise TestFailure("redis-server exited with %d:\n%s" % (self.proc.returncode, tail(self.log)))
+            if self.command("PING") == "+PONG":
+                return self
+            if time.monotonic() > deadline:
+                self.kill()
+                raise TestFailure("redis-server did not answer within %ds:\n%s" % (timeout, tail(self.log)))
+            time.sleep(0.05)
+
+    def command(self, *args):
+        """One command in RESP; returns the first reply line (or None)."""
+        import socket
+        msg = b"*%d\r\n" % len(args)
+        for a in args:
+            a = str(a).encode()
+            msg += b"$%d\r\n%s\r\n" % (len(a), a)
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                s.sendall(msg)
+                data = b""
+                while not data.endswith(b"\r\n"):
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                return data.split(b"\r\n", 1)[0].decode("utf-8", "replace")
+        except OSError:
+            return None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
