@@ -116,7 +116,7 @@ def run(cmd, **kw):
 def ensure_packages():
     if not shutil.which("dpkg-query"):
         err("not a Debian-based system: install meson, ninja, pkg-config, GSL, "
-            "OpenBLAS, cJSON, CivetWeb, libpq, SQLite and OpenSSL development "
+            "OpenBLAS, cJSON, CivetWeb, libpq, SQLite, OpenSSL (and optionally hiredis) development "
             "files yourself; trying to build anyway.")
         return
     if not os.path.isfile(INSTALL_DEPS):
