@@ -1109,10 +1109,11 @@ static void h_a2a(tsa_http_req *r, void *user)
 void tsa_agent_routes(tsa_agent *a, tsa_http_server *srv)
 {
     /* With API keys on, the tools (which train and delete) need a trainer. */
-    tsa_http_route_role(srv, "POST", "/mcp", "trainer", h_mcp, a);
-    tsa_http_route_role(srv, "GET", "/mcp", "trainer", h_mcp, a);
-    tsa_http_route_role(srv, "DELETE", "/mcp", "trainer", h_mcp, a);
-    tsa_http_route_role(srv, "POST", "/a2a", "trainer", h_a2a, a);
+    /* Tool calls count as "compute" for rate limits, whatever they do. */
+    tsa_http_route_class(srv, "POST", "/mcp", "trainer", "compute", h_mcp, a);
+    tsa_http_route_class(srv, "GET", "/mcp", "trainer", "compute", h_mcp, a);
+    tsa_http_route_class(srv, "DELETE", "/mcp", "trainer", "compute", h_mcp, a);
+    tsa_http_route_class(srv, "POST", "/a2a", "trainer", "compute", h_a2a, a);
     tsa_http_route_role(srv, "GET", "/.well-known/agent-card.json", NULL, h_card, a);
     tsa_http_route_role(srv, "GET", "/.well-known/agent.json", NULL, h_card, a);
 }

@@ -24,6 +24,7 @@ typedef struct route {
     tsa_http_handler fn;
     void *user;
     const char *role; /* NULL: public */
+    const char *rate_class; /* NULL: derived (see route_class) */
 } route;
 
 
@@ -263,6 +264,12 @@ int tsa_http_create(const tsa_http_config *cfg, tsa_http_server **out)
 int tsa_http_route_role(tsa_http_server *s, const char *method, const char *pattern, const char *role,
                         tsa_http_handler fn, void *user)
 {
+    return tsa_http_route_class(s, method, pattern, role, NULL, fn, user);
+}
+
+int tsa_http_route_class(tsa_http_server *s, const char *method, const char *pattern, const char *role,
+                         const char *rate_class, tsa_http_handler fn, void *user)
+{
     route *r = realloc(s->routes, (s->n_routes + 1) * sizeof *r);
     if (!r)
         return -1;
@@ -274,6 +281,7 @@ int tsa_http_route_role(tsa_http_server *s, const char *method, const char *patt
     r->fn = fn;
     r->user = user;
     r->role = role;
+    r->rate_class = rate_class;
     /* Split the pattern into segments once. */
     char *copy = strdup(pattern), *save = NULL;
     for (char *tok = strtok_r(copy, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
@@ -605,10 +613,12 @@ static void finish_request(tsa_http_server *s, tsa_http_req *req, const char *ro
     free(req->body);
 }
 
-/* The rate-limit class of a route: "write" for what needs more than a
- * viewer, "read" for GET, "compute" for the rest. */
+/* The rate-limit class of a route: as registered, else "write" for what
+ * needs more than a viewer, "read" for GET, "compute" for the rest. */
 static const char *route_class(const route *r, const char *method)
 {
+    if (r->rate_class)
+        return r->rate_class;
     if (role_rank(r->role) >= 2)
         return "write";
     if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))

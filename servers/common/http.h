@@ -76,6 +76,12 @@ int tsa_http_route(tsa_http_server *s, const char *method, const char *pattern,
 int tsa_http_route_role(tsa_http_server *s, const char *method, const char *pattern, const char *role,
                         tsa_http_handler fn, void *user);
 
+/* Like tsa_http_route_role with the route's rate-limit class ("read",
+ * "compute", "write"; see ratelimit.h) given instead of derived from the
+ * role and method. */
+int tsa_http_route_class(tsa_http_server *s, const char *method, const char *pattern, const char *role,
+                         const char *rate_class, tsa_http_handler fn, void *user);
+
 /* Starts listening; on failure writes a reason (e.g. the port is in use). */
 int tsa_http_start(tsa_http_server *s, char *err, size_t err_len);
 /* Stops: waits for in-flight requests, then frees. */
