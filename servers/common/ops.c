@@ -1077,7 +1077,7 @@ static int forecast_key(const char *name, int64_t version, const char *sha256, c
     char head[512];
     int n = snprintf(head, sizeof head, "tsa-forecast-v1\n%s\n%lld\n%s\n%ld\n%.17g\n", name,
                      (long long)version, sha256, steps, interval);
-    int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+    int ok = n > 0 && (size_t)n < sizeof head && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
              EVP_DigestUpdate(ctx, head, (size_t)n) == 1;
     if (ok && x) {
         uint64_t dims[4] = {x->length, x->n_features, x->timestamps != NULL, x->mask != NULL};

@@ -311,7 +311,8 @@ def _kill_leftovers():
 class ApiServer:
     """A tsa-api process on an ephemeral port."""
 
-    def __init__(self, workdir, store, name="api", args=(), env=None):
+    def __init__(self, workdir, store, name="api", args=(), env=None, exe=None):
+        self.exe = exe  # another service's binary (same flags), default tsa-api
         self.workdir = workdir
         self.store = store
         self.name = name
@@ -327,7 +328,7 @@ class ApiServer:
         return self.proc.pid if self.proc else None
 
     def start(self, timeout=20):
-        exe = api_binary()
+        exe = self.exe or api_binary()
         if not os.access(exe, os.X_OK):
             raise TestFailure("%s is not built" % exe)
         try:

@@ -9,8 +9,8 @@ import re
 import subprocess
 import time
 
-from harness import (ApiServer, RedisServer, Skip, api_binary, check, eq, expect_error, tail,
-                     wait_for)
+from harness import (ApiServer, RedisServer, Skip, api_binary, build_dir, check, eq, expect_error,
+                     tail, wait_for)
 
 TRAIN_F = "/api/v1/models/forecasting/train"
 READ_LIMIT = 6  # GET requests per minute per client address
@@ -80,6 +80,8 @@ def run(tap, tmp):
                                     "--rate-limit", "read=%d,compute=100000" % READ_LIMIT])
                 servers.append(s)
                 s.start()
+                if "no Redis support" in open(s.log, encoding="utf-8", errors="replace").read():
+                    raise Skip("this build has no hiredis (libhiredis-dev)")
             for s in servers:
                 r = s.api.get("/api/v1/health")
                 eq(r.status, 200, "health")
@@ -127,6 +129,42 @@ def run(tap, tmp):
 
         tap.run("a forecast computed by one replica is served from Redis by the other: identical numbers, "
                 "X-Cache HIT, counted in tsa_cache_requests_total", cache_shared)
+
+        def agent_shares():
+            exe = os.path.join(build_dir(), "servers", "forecasting", "tsa-forecasting")
+            if not os.access(exe, os.X_OK):
+                raise Skip("tsa-forecasting is not built")
+            d = os.path.join(workdir, "agent")
+            os.makedirs(d)
+            agent = ApiServer(d, store, name="forecasting", exe=exe,
+                              args=["--redis-url", redis.url, "--rate-limit", "compute=1000"])
+            servers.append(agent)
+            agent.start()
+            agent.api.record = False  # not a REST API exchange (the OpenAPI check)
+            a.ok("POST", TRAIN_F, {"model_type": "multivariate", "model_name": "for_agent", "data": series},
+                 status=201)
+            args = {"model_name": "for_agent", "data": history, "steps_ahead": 3}
+            rest = a.post("/api/v1/predict", args)
+            eq(rest.header("x-cache"), "MISS", "X-Cache of the REST predict")
+            r = agent.api.post("/a2a", {
+                "jsonrpc": "2.0", "id": "1", "method": "SendMessage",
+                "params": {"message": {"messageId": "m1", "role": "ROLE_USER", "parts": [
+                    {"data": {"skill": "predict_forecasting", "arguments": args},
+                     "mediaType": "application/json"}]}}}, headers={"A2A-Version": "1.0"})
+            eq(r.status, 200, "A2A SendMessage")
+            task = r.json["result"]["task"]
+            eq(task["status"]["state"], "TASK_STATE_COMPLETED", "task state")
+            data = task["artifacts"][0]["parts"][0]["data"]
+            eq(data["predictions"], rest.json["predictions"], "the agent's predictions")
+            eq(metric(agent.api, "tsa_cache_requests_total", cache="forecast", result="hit"), 1.0,
+               "hits counted by the agent")
+            h = agent.api.get("/health")
+            eq(h.json.get("redis"), "ok", "the agent's health.redis")
+            eq(agent.stop(), 0, "the agent's exit status")
+            servers.remove(agent)
+
+        tap.run("the forecasting agent's predict_forecasting (A2A) is served the forecast tsa-api cached",
+                agent_shares)
 
         def overwrite_and_delete():
             check("first" in state, "needs the previous test")
