@@ -368,6 +368,9 @@ int main(int argc, char **argv)
         {"blas-threads", "TSA_BLAS_THREADS", "1", "OpenBLAS threads (requests already run in parallel)", NULL},
         {"max-body", "TSA_MAX_BODY", "33554432", "largest request body in bytes", NULL},
         {"max-epochs", "TSA_MAX_EPOCHS", "10000", "largest epochs a request may ask for", NULL},
+        {"job-stale-after", "TSA_JOB_STALE_AFTER", "60",
+         "seconds without a heartbeat after which any replica interrupts a running job (0: only "
+         "jobs of dead processes on this host)", NULL},
         {"cache-bytes", "TSA_CACHE_BYTES", "268435456", "memory for cached models", NULL},
         {"cors-origins", "TSA_CORS_ORIGINS", "", "comma-separated origins allowed by CORS, or *", NULL},
         {"coordinator-url", "TSA_COORDINATOR_URL", "http://127.0.0.1:8003", "the coordinator agent", NULL},
@@ -381,13 +384,14 @@ int main(int argc, char **argv)
     int prc = tsa_config_parse(opts, n_opts, argc, argv, "tsa-api [options]", err, sizeof err);
     if (prc == 1)
         return 0;
-    long port, threads, workers, blas, max_body, max_epochs, cache_bytes;
+    long port, threads, workers, blas, max_body, max_epochs, cache_bytes, stale_after;
     if (prc < 0 || tsa_config_int(opts, n_opts, "port", 0, 65535, &port, err, sizeof err) ||
         tsa_config_int(opts, n_opts, "threads", 1, 1024, &threads, err, sizeof err) ||
         tsa_config_int(opts, n_opts, "workers", 0, 64, &workers, err, sizeof err) ||
         tsa_config_int(opts, n_opts, "blas-threads", 0, 256, &blas, err, sizeof err) ||
         tsa_config_int(opts, n_opts, "max-body", 1024, 1L << 31, &max_body, err, sizeof err) ||
         tsa_config_int(opts, n_opts, "max-epochs", 1, 100000, &max_epochs, err, sizeof err) ||
+        tsa_config_int(opts, n_opts, "job-stale-after", 0, 86400, &stale_after, err, sizeof err) ||
         tsa_config_int(opts, n_opts, "cache-bytes", 0, 1L << 40, &cache_bytes, err, sizeof err)) {
         fprintf(stderr, "tsa-api: %s\n", err);
         return 2;
@@ -405,6 +409,7 @@ int main(int argc, char **argv)
     a.svc.service = SERVICE;
     a.svc.max_epochs = max_epochs;
     a.svc.n_workers = (int)workers;
+    a.svc.job_stale_ms = (int64_t)stale_after * 1000;
     a.svc.n_threads = (int)blas;
     a.svc.metrics = tsa_metrics_create(SERVICE);
     a.svc.cache = tsa_model_cache_create((size_t)cache_bytes);
@@ -418,7 +423,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int64_t recovered = 0;
-    tsa_store_job_recover(a.svc.store, 120000, &recovered, serr);
+    tsa_store_job_recover(a.svc.store, a.svc.job_stale_ms, &recovered, serr);
 
     tsa_http_config hc = {0};
     hc.service = SERVICE;

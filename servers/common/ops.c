@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -1758,7 +1760,52 @@ typedef struct job_run {
     const char *id;
     double t_start;
     double last_beat;
+    _Atomic int stop;          /* set by the heartbeat: canceled or taken away */
 } job_run;
+
+/* A running job's heartbeat, on its own thread so that a long epoch (or a
+ * long single fit) still shows a live worker to the other replicas; a
+ * worker that dies or hangs stops beating and its job is interrupted by
+ * the next sweep anywhere (tsa_store_job_recover with svc->job_stale_ms). */
+typedef struct job_beat {
+    job_run *jr;
+    double interval;           /* seconds */
+    int done;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+} job_beat;
+
+static void *beat_main(void *arg)
+{
+    job_beat *b = arg;
+    pthread_mutex_lock(&b->lock);
+    while (!b->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        double at = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec + b->interval;
+        ts.tv_sec = (time_t)at;
+        ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
+        if (pthread_cond_timedwait(&b->cond, &b->lock, &ts) == 0 || b->done)
+            continue;
+        pthread_mutex_unlock(&b->lock);
+        char err[TSA_STORE_ERR_LEN];
+        int cancel = 0;
+        tsa_store_status st = tsa_store_job_heartbeat(b->jr->svc->store, b->jr->id, &cancel, err);
+        if (cancel || st == TSA_STORE_CONFLICT || st == TSA_STORE_NOT_FOUND)
+            b->jr->stop = 1;
+        pthread_mutex_lock(&b->lock);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+/* Seconds between heartbeats: a quarter of the stale limit, as the store
+ * asks, and at most 15 s. */
+static double beat_interval(const tsa_svc *svc)
+{
+    double s = svc->job_stale_ms > 0 ? (double)svc->job_stale_ms / 4000.0 : 15.0;
+    return s < 0.1 ? 0.1 : s > 15.0 ? 15.0 : s;
+}
 
 static int job_progress(const tsa_progress *p, void *user)
 {
@@ -1772,7 +1819,7 @@ static int job_progress(const tsa_progress *p, void *user)
     tsa_store_status st = tsa_store_job_progress(jr->svc->store, jr->id, p->step, p->total,
                                                  p->train_loss, p->val_loss, eta, &stop, err);
     jr->last_beat = now;
-    return jr->svc->stopping || stop || st == TSA_STORE_CONFLICT || st == TSA_STORE_NOT_FOUND;
+    return jr->svc->stopping || jr->stop || stop || st == TSA_STORE_CONFLICT || st == TSA_STORE_NOT_FOUND;
 }
 
 static void run_job(tsa_svc *svc, tsa_store_job *job)
@@ -1796,10 +1843,20 @@ static void run_job(tsa_svc *svc, tsa_store_job *job)
         cJSON_Delete(jreq);
         return;
     }
-    job_run jr = {svc, job->id, tsa_now(), tsa_now()};
+    job_run jr = {svc, job->id, tsa_now(), tsa_now(), 0};
+    job_beat beat = {&jr, beat_interval(svc), 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+    pthread_t beat_thread;
+    int beating = pthread_create(&beat_thread, NULL, beat_main, &beat) == 0;
     cJSON *metrics = NULL;
     double seconds = 0;
     tsa_model *m = run_fit(svc, &plan, job_progress, &jr, &metrics, &seconds, &e);
+    if (beating) {
+        pthread_mutex_lock(&beat.lock);
+        beat.done = 1;
+        pthread_cond_signal(&beat.cond);
+        pthread_mutex_unlock(&beat.lock);
+        pthread_join(beat_thread, NULL);
+    }
     if (!m) {
         int canceled = !strcmp(e.code, "canceled");
         if (canceled && svc->stopping) {
@@ -1851,10 +1908,12 @@ static void *worker_main(void *arg)
         char err[TSA_STORE_ERR_LEN];
         /* Jobs left running by a process of this host that died (a replica
          * killed mid-training) are marked interrupted now, not at the next
-         * start-up. Dead pids only: a long epoch is not a dead worker. */
+         * start-up; so are jobs of any host whose heartbeat stopped (a dead
+         * or hung machine). Running jobs beat on their own thread, so a long
+         * epoch is not a dead worker. */
         if (tsa_now() - last_recover >= 5.0) {
             int64_t n = 0;
-            tsa_store_job_recover(svc->store, 0, &n, err);
+            tsa_store_job_recover(svc->store, svc->job_stale_ms, &n, err);
             last_recover = tsa_now();
         }
         tsa_store_status st = tsa_store_job_claim(svc->store, svc->worker_id, NULL, &job, err);

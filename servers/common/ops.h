@@ -33,6 +33,8 @@ typedef struct tsa_svc {
     char worker_id[80];
     tsa_redis *redis;          /* shared forecast cache, or NULL */
     int forecast_ttl;          /* seconds a cached forecast lives (0: no cache) */
+    int64_t job_stale_ms;      /* a running job without a heartbeat this long is
+                                  interrupted by any replica (0: dead pids only) */
     /* job workers */
     pthread_t *workers;
     _Atomic int stopping;

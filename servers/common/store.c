@@ -2,7 +2,8 @@
  * migrations and every operation, written once over the db_backend
  * interface (store_backend.h). Queries are standard SQL that SQLite (>= 3.35:
  * RETURNING, upserts) and PostgreSQL (>= 9.5: ON CONFLICT, SKIP LOCKED) both
- * run; the only per-backend SQL is the DDL and the job claim. */
+ * run; the only per-backend SQL is the DDL, the job claim and the stale-job
+ * sweep. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -1684,9 +1685,16 @@ static tsa_store_status job_recover_fn(tx *t, void *arg)
         db_val p[] = {v_int(now - a->stale_after_ms), v_int(now),
                       v_text("interrupted: the worker stopped sending heartbeats")};
         int64_t changes = 0;
+        /* PostgreSQL: rows a frozen worker still locks are skipped (taken
+         * at a later sweep, once its transaction timed out) rather than
+         * stalling this worker behind them. */
         TRY(q(t,
-              "UPDATE jobs SET state = 'interrupted', error = $3, finished_at = $2,"
-              " updated_at = $2 WHERE state = 'running' AND heartbeat_at < $1",
+              s->dialect == DIALECT_PG
+                  ? "UPDATE jobs SET state = 'interrupted', error = $3, finished_at = $2,"
+                    " updated_at = $2 WHERE id IN (SELECT id FROM jobs WHERE state = 'running'"
+                    " AND heartbeat_at < $1 FOR UPDATE SKIP LOCKED)"
+                  : "UPDATE jobs SET state = 'interrupted', error = $3, finished_at = $2,"
+                    " updated_at = $2 WHERE state = 'running' AND heartbeat_at < $1",
               p, NPARAM(p), NULL, &changes));
         a->marked += changes;
     }

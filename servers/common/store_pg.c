@@ -70,12 +70,17 @@ static tsa_store_status pg_connect(const char *target, const tsa_store_options *
      * later in the list, override them. Without keepalives and a TCP user
      * timeout, a server that vanished (power loss, partition) would hold a
      * worker thread until the kernel gives up, many minutes later, instead
-     * of failing UNAVAILABLE; statement_timeout bounds a stuck query. */
+     * of failing UNAVAILABLE; statement_timeout bounds a stuck query, and
+     * idle_in_transaction_session_timeout ends the transaction of a client
+     * that stopped mid-way (a frozen or partitioned replica), so the row
+     * locks it held do not stall the others. Transactions here never wait
+     * on the client for long: they are a few statements each. */
     const char *keys[] = {"connect_timeout", "application_name", "keepalives_idle",
                           "keepalives_interval", "keepalives_count", "tcp_user_timeout",
                           "options", "dbname", NULL};
     const char *vals[] = {"10", "tsa", "30", "10", "3", "60000",
-                          "-c statement_timeout=120000", target, NULL};
+                          "-c statement_timeout=120000 -c idle_in_transaction_session_timeout=10000",
+                          target, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (!pg)
         return tsa_store_fail(err, TSA_STORE_ERROR, "out of memory");

@@ -2,7 +2,9 @@
 and two API processes sharing one database and its job queue."""
 
 import os
+import signal
 import threading
+import time
 
 from harness import ApiServer, TestFailure, check, eq, expect_error, wait_for
 
@@ -84,6 +86,9 @@ def store_down(tap, pg, srv):
         pg.resume()
 
 
+STALE_S = 2  # --job-stale-after of the two processes: heartbeats every 0.5 s
+
+
 def moderate_job(name, data):
     """A training request of most of a second."""
     return {"model_type": "hmm", "model_name": name, "data": data, "n_states": 8, "n_init": 12,
@@ -98,7 +103,8 @@ def two_processes(tap, pg, tmp):
         for name in ("a", "b"):
             d = os.path.join(tmp, "pg-two-" + name)
             os.makedirs(d)
-            servers.append(ApiServer(d, url, name=name, args=["--workers", "1"]))
+            servers.append(ApiServer(d, url, name=name,
+                                     args=["--workers", "1", "--job-stale-after", str(STALE_S)]))
         # At once: both run the migrations on a new database.
         errs = []
 
@@ -178,6 +184,43 @@ def two_processes(tap, pg, tmp):
 
         tap.run("%d jobs queued through one process run in both (claimed from the shared queue)" % N_JOBS,
                 split_jobs)
+
+        def replica_hung():
+            two = a.ok("POST", "/api/v1/data/generate", {"n_samples": 600, "n_features": 2, "seed": 7})
+            data = [[round(x, 4) for x in r] for r in two["data"]]
+            body = dict(moderate_job("hung", data), n_states=20, n_init=50, max_iter=10000)
+            r = a.post(TRAIN_A, body)
+            eq(r.status, 202, "slow job")
+            job = r.json["job_id"]
+            wait_for(lambda: a.ok("GET", "/api/v1/jobs/" + job)["status"] == "running", 20,
+                     "the job to run")
+            # A live worker keeps its job past several stale limits.
+            time.sleep(3 * STALE_S)
+            eq(a.ok("GET", "/api/v1/jobs/" + job)["status"], "running",
+               "a job of a live worker after %d s" % (3 * STALE_S))
+            pid = int(pg.psql("SELECT pid FROM jobs WHERE id = '%s'" % job, db="tsa_two")[0][0])
+            hung = [s for s in servers if s.pid == pid]
+            check(hung, "the job runs in an unknown process %d" % pid)
+            other = [s for s in servers if s.pid != pid][0]
+            # Frozen, not dead: its pid still runs, only the heartbeats stop.
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                j = wait_for(lambda: (lambda x: x if x["status"] != "running" else None)(
+                    other.api.ok("GET", "/api/v1/jobs/" + job)), 40,
+                    "the other process to interrupt the silent worker's job")
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            eq(j["status"], "interrupted", "the hung worker's job")
+            check("heartbeat" in (j.get("error") or ""), "the reason does not name the heartbeat", j)
+            # Woken up, the worker learns at its next heartbeat or epoch that
+            # the job is no longer its own and stores nothing.
+            time.sleep(2 * STALE_S)
+            eq(other.api.ok("GET", "/api/v1/jobs/" + job)["status"], "interrupted", "after waking up")
+            expect_error(other.api.get("/api/v1/models/hung"), 404, "not_found")
+            hung[0].api.ok("GET", "/health")
+
+        tap.run("a hung process (SIGSTOP) loses its job once its heartbeats stop; a live one keeps "
+                "a long job", replica_hung)
 
         def replica_killed():
             two = a.ok("POST", "/api/v1/data/generate", {"n_samples": 600, "n_features": 2, "seed": 6})
