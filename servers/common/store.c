@@ -22,6 +22,7 @@
 #include <openssl/rand.h>
 
 #include "store_backend.h"
+#include "store_crypt.h"
 
 /* ------------------------------------------------------------------------ */
 /* Status names, messages, results                                           */
@@ -314,6 +315,7 @@ struct tsa_store {
     size_t n_idle, n_open;
     char hostname[256];
     int64_t pid, proc_start;
+    store_keyring keys; /* encryption at rest; read-only after open */
 };
 
 void tsa_store_options_init(tsa_store_options *opts)
@@ -683,18 +685,30 @@ tsa_store_status tsa_store_open(const char *url, const tsa_store_options *opts,
     if (opt.pool_size == 0 || opt.pool_size > 256)
         return tsa_store_fail(err, TSA_STORE_INVALID, "pool_size: must be in [1, 256], got %u",
                               opt.pool_size);
+    const char *key = opt.encryption_key ? opt.encryption_key : getenv("TSA_ENCRYPTION_KEY");
+    const char *previous = opt.encryption_key_previous ? opt.encryption_key_previous
+                                                       : getenv("TSA_ENCRYPTION_KEY_PREVIOUS");
+    /* The options keep pointers to the caller's strings: not kept. */
+    opt.encryption_key = opt.encryption_key_previous = NULL;
 
     tsa_store *s = calloc(1, sizeof *s);
     if (!s)
         return tsa_store_fail(err, TSA_STORE_ERROR, "out of memory");
     s->opt = opt;
-    tsa_store_status st = parse_url(url, &s->be, &s->dialect, &s->target, err);
+    tsa_store_status st = store_keyring_parse(&s->keys, key, previous, err);
     if (st != TSA_STORE_OK) {
+        free(s);
+        return st;
+    }
+    st = parse_url(url, &s->be, &s->dialect, &s->target, err);
+    if (st != TSA_STORE_OK) {
+        store_keyring_wipe(&s->keys);
         free(s);
         return st;
     }
     s->idle = calloc(opt.pool_size, sizeof *s->idle);
     if (!s->idle) {
+        store_keyring_wipe(&s->keys);
         free(s->target);
         free(s);
         return tsa_store_fail(err, TSA_STORE_ERROR, "out of memory");
@@ -734,10 +748,18 @@ void tsa_store_close(tsa_store *s)
     pthread_mutex_destroy(&s->mu);
     free(s->idle);
     free(s->target);
+    store_keyring_wipe(&s->keys);
     free(s);
 }
 
 const char *tsa_store_backend(const tsa_store *s) { return s->be->name; }
+
+int tsa_store_encrypted(const tsa_store *s, char key_id[17])
+{
+    if (key_id)
+        store_keyring_current_id(&s->keys, key_id);
+    return s->keys.has_current;
+}
 
 static tsa_store_status ping_fn(tx *t, void *arg)
 {
@@ -754,6 +776,47 @@ tsa_store_status tsa_store_ping(tsa_store *s, char *err)
 /* ------------------------------------------------------------------------ */
 /* Models                                                                    */
 /* ------------------------------------------------------------------------ */
+
+/* Replaces an encrypted cell (binary envelope, or "TSAE1:" text) by its
+ * plaintext; a plaintext cell is left alone. On failure the message names
+ * the row: "model 'x' was encrypted under key id ...". */
+static tsa_store_status unseal_cell(tx *t, db_cell *c, const char *label, const char *row,
+                                    const char *what, const char *name)
+{
+    if (c->type == DB_NULL || !c->p)
+        return TSA_STORE_OK;
+    char why[TSA_STORE_ERR_LEN];
+    unsigned char *plain = NULL;
+    size_t plain_n = 0;
+    tsa_store_status st = TSA_STORE_OK;
+    if (c->type == DB_BLOB && store_is_sealed(c->p, c->n)) {
+        st = store_unseal(&t->s->keys, c->p, c->n, label, row, &plain, &plain_n, why);
+    } else if (c->type == DB_TEXT && store_is_sealed_text(c->p)) {
+        char *text = NULL;
+        st = store_unseal_text(&t->s->keys, c->p, label, row, &text, why);
+        plain = (unsigned char *)text;
+        plain_n = text ? strlen(text) : 0;
+    } else {
+        return TSA_STORE_OK;
+    }
+    if (st != TSA_STORE_OK)
+        return tsa_store_fail(t->err, st, "%s '%s' %s", what, name, why);
+    free(c->p);
+    c->p = (char *)plain;
+    c->n = plain_n;
+    return TSA_STORE_OK;
+}
+
+/* A JSON document to store: its envelope when a key is set (@out, free()),
+ * else NULL and the text is stored as it is. */
+static tsa_store_status seal_text(tx *t, const char *text, const char *label, const char *row,
+                                  char **out)
+{
+    *out = NULL;
+    if (!text || !t->s->keys.has_current)
+        return TSA_STORE_OK;
+    return store_seal_text(&t->s->keys, text, label, row, out, t->err);
+}
 
 #define MODEL_META_COLS                                                       \
     "name, kind, task, params, metrics, owner, blob_size, blob_sha256, created_at, updated_at"
@@ -833,6 +896,13 @@ static tsa_store_status model_put_tx(tx *t, const tsa_store_model_in *m)
 {
     char sha[65];
     TRY(sha256_hex(m->blob, m->blob_len, sha, t->err));
+    /* blob_size and blob_sha256 describe the plaintext file; the stored
+     * blob is its envelope when a key is set. */
+    unsigned char *sealed = NULL;
+    size_t sealed_len = 0;
+    if (t->s->keys.has_current)
+        TRY(store_seal(&t->s->keys, m->blob, m->blob_len, "models.blob", m->name, &sealed,
+                       &sealed_len, t->err));
     db_val p[] = {
         v_text(m->name),
         v_text(m->kind),
@@ -843,7 +913,7 @@ static tsa_store_status model_put_tx(tx *t, const tsa_store_model_in *m)
         v_int((int64_t)m->blob_len),
         v_text(sha),
         v_int(now_ms()),
-        v_blob(m->blob, m->blob_len),
+        sealed ? v_blob(sealed, sealed_len) : v_blob(m->blob, m->blob_len),
         v_text(m->overwrite_owner),
     };
     db_res r = {0};
@@ -873,6 +943,7 @@ static tsa_store_status model_put_tx(tx *t, const tsa_store_model_in *m)
                                 "model '%s' belongs to another owner", m->name);
     }
     tsa_store_res_clear(&r);
+    free(sealed);
     return st;
 }
 
@@ -912,7 +983,11 @@ static tsa_store_status model_get_fn(tx *t, void *arg)
     if (st == TSA_STORE_OK && a->with_blob) {
         db_cell *b = cell(&r, 0, 10);
         char sha[65];
-        if (b->type == DB_NULL || b->n != m.blob_len) {
+        if (b->type != DB_NULL && store_is_sealed(b->p, b->n))
+            st = unseal_cell(t, b, "models.blob", a->name, "model", a->name);
+        if (st != TSA_STORE_OK) {
+            /* the message is set */
+        } else if (b->type == DB_NULL || b->n != m.blob_len) {
             st = tsa_store_fail(t->err, TSA_STORE_ERROR,
                                 "model '%s': stored blob has %zu bytes, expected %zu", a->name,
                                 b->type == DB_NULL ? (size_t)0 : b->n, m.blob_len);
@@ -1110,7 +1185,23 @@ int tsa_store_job_state_parse(const char *name, tsa_store_job_state *out)
     " total_epochs, train_loss, val_loss, eta_ms, result, error, worker_id,"       \
     " hostname, pid, created_at, started_at, heartbeat_at, finished_at, updated_at"
 
-static tsa_store_status job_from_row(db_res *r, size_t row, tsa_store_job *j, char *err)
+/* Decrypts an encrypted request in place. A request that cannot be
+ * decrypted is not an error for the job's other fields (state, progress):
+ * request_json becomes NULL and request_sealed 1. */
+static void job_open_request(tx *t, tsa_store_job *j)
+{
+    if (!store_is_sealed_text(j->request_json))
+        return;
+    char *plain = NULL, why[TSA_STORE_ERR_LEN];
+    if (store_unseal_text(&t->s->keys, j->request_json, "jobs.request", j->id, &plain, why) !=
+        TSA_STORE_OK)
+        j->request_sealed = 1;
+    free(j->request_json);
+    j->request_json = plain;
+}
+
+static tsa_store_status job_from_row(tx *t, db_res *r, size_t row, tsa_store_job *j,
+                                     char *err)
 {
     memset(j, 0, sizeof *j);
     col_copy(r, row, 0, j->id, sizeof j->id);
@@ -1139,6 +1230,7 @@ static tsa_store_status job_from_row(db_res *r, size_t row, tsa_store_job *j, ch
     j->updated_ms = col_int(r, row, 21, 0);
     if (!j->kind || !j->request_json)
         return tsa_store_fail(err, TSA_STORE_ERROR, "job %s: incomplete row", j->id);
+    job_open_request(t, j);
     return TSA_STORE_OK;
 }
 
@@ -1167,10 +1259,10 @@ void tsa_store_jobs_free(tsa_store_job *items, size_t n)
 }
 
 /* One job row out of @r into @out; clears it on failure. */
-static tsa_store_status take_job(db_res *r, tsa_store_job *out, char *err)
+static tsa_store_status take_job(tx *t, db_res *r, tsa_store_job *out, char *err)
 {
     tsa_store_job j;
-    tsa_store_status st = job_from_row(r, 0, &j, err);
+    tsa_store_status st = job_from_row(t, r, 0, &j, err);
     tsa_store_res_clear(r);
     if (st != TSA_STORE_OK) {
         tsa_store_job_clear(&j);
@@ -1188,12 +1280,16 @@ typedef struct job_create_arg {
 static tsa_store_status job_create_fn(tx *t, void *arg)
 {
     job_create_arg *a = arg;
+    char *sealed;
+    TRY(seal_text(t, a->request, "jobs.request", a->id, &sealed));
     db_val p[] = {v_text(a->id), v_text(a->kind), v_text(a->model_name), v_text(a->owner),
-                  v_text(a->request), v_int(now_ms())};
-    return q(t,
-             "INSERT INTO jobs (id, kind, model_name, owner, request, state, created_at,"
-             " updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6)",
-             p, NPARAM(p), NULL, NULL);
+                  v_text(sealed ? sealed : a->request), v_int(now_ms())};
+    tsa_store_status st = q(t,
+                            "INSERT INTO jobs (id, kind, model_name, owner, request, state,"
+                            " created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6)",
+                            p, NPARAM(p), NULL, NULL);
+    free(sealed);
+    return st;
 }
 
 tsa_store_status tsa_store_job_create(tsa_store *s, const char *kind, const char *model_name,
@@ -1247,7 +1343,7 @@ static tsa_store_status job_claim_fn(tx *t, void *arg)
         tsa_store_res_clear(&r);
         return tsa_store_fail(t->err, TSA_STORE_NOT_FOUND, "no queued job");
     }
-    return take_job(&r, a->out, t->err);
+    return take_job(t, &r, a->out, t->err);
 }
 
 tsa_store_status tsa_store_job_claim(tsa_store *s, const char *worker_id, const char *kind,
@@ -1503,7 +1599,7 @@ static tsa_store_status job_get_fn(tx *t, void *arg)
         tsa_store_res_clear(&r);
         return tsa_store_fail(t->err, TSA_STORE_NOT_FOUND, "job %s not found", a->id);
     }
-    return take_job(&r, a->out, t->err);
+    return take_job(t, &r, a->out, t->err);
 }
 
 tsa_store_status tsa_store_job_get(tsa_store *s, const char *id, tsa_store_job *out, char *err)
@@ -1571,7 +1667,7 @@ static tsa_store_status job_list_fn(tx *t, void *arg)
     }
     tsa_store_status st = TSA_STORE_OK;
     for (size_t k = 0; k < r.rows && st == TSA_STORE_OK; k++) {
-        st = job_from_row(&r, k, &a->items[k], t->err);
+        st = job_from_row(t, &r, k, &a->items[k], t->err);
         a->n = k + 1;
     }
     tsa_store_res_clear(&r);
@@ -1718,16 +1814,34 @@ tsa_store_status tsa_store_job_recover(tsa_store *s, int64_t stale_after_ms, int
 
 #define RESULT_COLS "id, kind, owner, request, result, created_at"
 
-static tsa_store_status result_from_row(db_res *r, size_t row, tsa_store_result *o, char *err)
+/* @soft (lists): payloads that cannot be decrypted become NULL with
+ * o->sealed = 1 instead of failing the call. */
+static tsa_store_status result_from_row(tx *t, db_res *r, size_t row, tsa_store_result *o,
+                                        int soft, char *err)
 {
     memset(o, 0, sizeof *o);
     col_copy(r, row, 0, o->id, sizeof o->id);
+    for (size_t col = 3; col <= 4; col++) {
+        tsa_store_status st = unseal_cell(t, cell(r, row, col),
+                                          col == 3 ? "results.request" : "results.result", o->id,
+                                          "result", o->id);
+        if (st == TSA_STORE_OK)
+            continue;
+        if (!soft)
+            return st;
+        o->sealed = 1;
+    }
+    if (o->sealed) {
+        free(cell(r, row, 3)->p);
+        free(cell(r, row, 4)->p);
+        cell(r, row, 3)->p = cell(r, row, 4)->p = NULL;
+    }
     o->kind = col_take(r, row, 1);
     o->owner = col_take(r, row, 2);
     o->request_json = col_take(r, row, 3);
     o->result_json = col_take(r, row, 4);
     o->created_ms = col_int(r, row, 5, 0);
-    if (!o->kind || !o->request_json || !o->result_json)
+    if (!o->kind || (!o->sealed && (!o->request_json || !o->result_json)))
         return tsa_store_fail(err, TSA_STORE_ERROR, "result %s: incomplete row", o->id);
     return TSA_STORE_OK;
 }
@@ -1763,11 +1877,21 @@ typedef struct result_arg {
 static tsa_store_status result_put_fn(tx *t, void *arg)
 {
     result_arg *a = arg;
-    db_val p[] = {v_text(a->id), v_text(a->kind), v_text(a->owner), v_text(a->request),
-                  v_text(a->result), v_int(now_ms())};
-    return q(t,
-             "INSERT INTO results (" RESULT_COLS ") VALUES ($1, $2, $3, $4, $5, $6)", p,
-             NPARAM(p), NULL, NULL);
+    char *request, *result;
+    TRY(seal_text(t, a->request, "results.request", a->id, &request));
+    tsa_store_status st = seal_text(t, a->result, "results.result", a->id, &result);
+    if (st != TSA_STORE_OK) {
+        free(request);
+        return st;
+    }
+    db_val p[] = {v_text(a->id), v_text(a->kind), v_text(a->owner),
+                  v_text(request ? request : a->request), v_text(result ? result : a->result),
+                  v_int(now_ms())};
+    st = q(t, "INSERT INTO results (" RESULT_COLS ") VALUES ($1, $2, $3, $4, $5, $6)", p,
+           NPARAM(p), NULL, NULL);
+    free(request);
+    free(result);
+    return st;
 }
 
 tsa_store_status tsa_store_result_put(tsa_store *s, const char *kind, const char *owner,
@@ -1803,7 +1927,7 @@ static tsa_store_status result_get_fn(tx *t, void *arg)
         return tsa_store_fail(t->err, TSA_STORE_NOT_FOUND, "result %s not found", a->id);
     }
     tsa_store_result o;
-    tsa_store_status st = result_from_row(&r, 0, &o, t->err);
+    tsa_store_status st = result_from_row(t, &r, 0, &o, 0, t->err);
     tsa_store_res_clear(&r);
     if (st != TSA_STORE_OK) {
         tsa_store_result_clear(&o);
@@ -1843,7 +1967,7 @@ static tsa_store_status result_list_fn(tx *t, void *arg)
     }
     tsa_store_status st = TSA_STORE_OK;
     for (size_t k = 0; k < r.rows && st == TSA_STORE_OK; k++) {
-        st = result_from_row(&r, k, &a->items[k], t->err);
+        st = result_from_row(t, &r, k, &a->items[k], 1, t->err);
         a->n = k + 1;
     }
     tsa_store_res_clear(&r);
@@ -1889,6 +2013,163 @@ tsa_store_status tsa_store_result_delete(tsa_store *s, const char *id, char *err
     TRY(check_id(id, err));
     result_arg a = {.id = id};
     return run_tx(s, TX_WRITE, result_delete_fn, &a, err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Key rotation                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* The encrypted columns, per table, and the column naming the row (the
+ * row identity of the envelopes). */
+typedef struct sealed_table {
+    const char *table, *key_col;
+    const char *cols[2];
+    const char *labels[2];
+    const char *what;
+} sealed_table;
+
+static const sealed_table sealed_tables[] = {
+    {"models", "name", {"blob", NULL}, {"models.blob", NULL}, "model"},
+    {"jobs", "id", {"request", NULL}, {"jobs.request", NULL}, "job"},
+    {"results", "id", {"request", "result"}, {"results.request", "results.result"}, "result"},
+};
+
+#define REKEY_PAGE 200
+
+typedef struct rekey_arg {
+    const sealed_table *tab;
+    const char *after; /* paging: keys greater than this */
+    char **keys;
+    size_t n;
+    const char *row;   /* the row to re-encrypt */
+    int changed;
+} rekey_arg;
+
+static tsa_store_status rekey_page_fn(tx *t, void *arg)
+{
+    rekey_arg *a = arg;
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s WHERE %s > $1 ORDER BY %s LIMIT %d",
+             a->tab->key_col, a->tab->table, a->tab->key_col, a->tab->key_col, REKEY_PAGE);
+    db_val p[] = {v_text(a->after)};
+    db_res r = {0};
+    TRY(q(t, sql, p, NPARAM(p), &r, NULL));
+    a->keys = r.rows ? calloc(r.rows, sizeof *a->keys) : NULL;
+    if (r.rows && !a->keys) {
+        tsa_store_res_clear(&r);
+        return tsa_store_fail(t->err, TSA_STORE_ERROR, "out of memory");
+    }
+    for (size_t k = 0; k < r.rows; k++)
+        a->keys[k] = col_take(&r, k, 0);
+    a->n = r.rows;
+    tsa_store_res_clear(&r);
+    return TSA_STORE_OK;
+}
+
+static int cell_current(const store_keyring *kr, const db_cell *c)
+{
+    if (c->type == DB_NULL || !c->p)
+        return 1; /* nothing to encrypt */
+    if (c->type == DB_BLOB)
+        return store_sealed_current(kr, c->p, c->n);
+    return store_sealed_text_current(kr, c->p);
+}
+
+/* One row: decrypt what is not under the current key, encrypt it again. */
+static tsa_store_status rekey_row_fn(tx *t, void *arg)
+{
+    rekey_arg *a = arg;
+    const sealed_table *tab = a->tab;
+    const store_keyring *kr = &t->s->keys;
+    size_t ncols = tab->cols[1] ? 2 : 1;
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT %s%s%s FROM %s WHERE %s = $1%s", tab->cols[0],
+             ncols > 1 ? ", " : "", ncols > 1 ? tab->cols[1] : "", tab->table, tab->key_col,
+             t->s->dialect == DIALECT_PG ? " FOR UPDATE" : "");
+    db_val p[] = {v_text(a->row)};
+    db_res r = {0};
+    TRY(q(t, sql, p, NPARAM(p), &r, NULL));
+    a->changed = 0;
+    if (r.rows == 0) { /* deleted meanwhile */
+        tsa_store_res_clear(&r);
+        return TSA_STORE_OK;
+    }
+    tsa_store_status st = TSA_STORE_OK;
+    db_val up[3] = {v_text(a->row)};
+    unsigned char *sealed[2] = {NULL, NULL};
+    for (size_t k = 0; k < ncols && st == TSA_STORE_OK; k++) {
+        db_cell *c = cell(&r, 0, k);
+        up[k + 1] = c->type == DB_BLOB ? v_blob(c->p, c->n) : v_text(c->p);
+        if (cell_current(kr, c))
+            continue;
+        st = unseal_cell(t, c, tab->labels[k], a->row, tab->what, a->row);
+        if (st != TSA_STORE_OK)
+            break;
+        size_t n = 0;
+        if (c->type == DB_BLOB) {
+            st = store_seal(kr, c->p, c->n, tab->labels[k], a->row, &sealed[k], &n, t->err);
+            up[k + 1] = v_blob(sealed[k], n);
+        } else {
+            char *text = NULL;
+            st = store_seal_text(kr, c->p, tab->labels[k], a->row, &text, t->err);
+            sealed[k] = (unsigned char *)text;
+            up[k + 1] = v_text(text);
+        }
+        a->changed = 1;
+    }
+    if (st == TSA_STORE_OK && a->changed) {
+        snprintf(sql, sizeof sql, "UPDATE %s SET %s = $2%s%s%s WHERE %s = $1", tab->table,
+                 tab->cols[0], ncols > 1 ? ", " : "", ncols > 1 ? tab->cols[1] : "",
+                 ncols > 1 ? " = $3" : "", tab->key_col);
+        st = q(t, sql, up, ncols + 1, NULL, NULL);
+    }
+    free(sealed[0]);
+    free(sealed[1]);
+    tsa_store_res_clear(&r);
+    return st;
+}
+
+tsa_store_status tsa_store_rekey(tsa_store *s, tsa_store_rekey_stats *stats, char *err)
+{
+    clear_err(err);
+    tsa_store_rekey_stats total = {0};
+    if (!s->keys.has_current)
+        return tsa_store_fail(err, TSA_STORE_INVALID,
+                              "TSA_ENCRYPTION_KEY: required to re-encrypt the store");
+    tsa_store_status st = TSA_STORE_OK;
+    for (size_t tk = 0; tk < NPARAM(sealed_tables) && st == TSA_STORE_OK; tk++) {
+        char *after = strdup("");
+        if (!after)
+            return tsa_store_fail(err, TSA_STORE_ERROR, "out of memory");
+        for (;;) {
+            rekey_arg page = {.tab = &sealed_tables[tk], .after = after};
+            st = run_tx(s, TX_READ, rekey_page_fn, &page, err);
+            for (size_t k = 0; k < page.n && st == TSA_STORE_OK; k++) {
+                rekey_arg row = {.tab = &sealed_tables[tk], .row = page.keys[k]};
+                st = run_tx(s, TX_WRITE, rekey_row_fn, &row, err);
+                if (st != TSA_STORE_OK)
+                    break;
+                int64_t *count = tk == 0 ? &total.models : tk == 1 ? &total.jobs : &total.results;
+                *count += row.changed;
+                total.unchanged += !row.changed;
+            }
+            size_t n = page.n;
+            if (n > 0 && st == TSA_STORE_OK) {
+                free(after);
+                after = page.keys[n - 1];
+                page.keys[n - 1] = NULL;
+            }
+            for (size_t k = 0; k < n; k++)
+                free(page.keys[k]);
+            free(page.keys);
+            if (st != TSA_STORE_OK || n < REKEY_PAGE)
+                break;
+        }
+        free(after);
+    }
+    if (stats)
+        *stats = total;
+    return st;
 }
 
 /* ------------------------------------------------------------------------ */

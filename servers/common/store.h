@@ -87,6 +87,15 @@ typedef struct tsa_store_options {
     unsigned pool_size;          /* connections per handle; default 8, 1..256 */
     unsigned acquire_timeout_ms; /* wait for a free connection; default 10000 */
     unsigned busy_timeout_ms;    /* SQLite lock wait; default 5000 */
+    /* Encryption at rest (AES-256-GCM) of model files, job requests and
+     * analysis results: a key of 32 bytes written as 64 hex digits or 44
+     * base64 characters. NULL reads $TSA_ENCRYPTION_KEY; "" means none (new
+     * rows are stored in plaintext). */
+    const char *encryption_key;
+    /* Older keys, comma-separated, that rows may still be encrypted under
+     * (key rotation): read, never used for writing. NULL reads
+     * $TSA_ENCRYPTION_KEY_PREVIOUS; "" means none. */
+    const char *encryption_key_previous;
 } tsa_store_options;
 
 void tsa_store_options_init(tsa_store_options *opts);
@@ -108,6 +117,11 @@ void tsa_store_options_init(tsa_store_options *opts);
  * Not thread-safe with respect to getenv/setenv when @url is NULL. */
 tsa_store_status tsa_store_open(const char *url, const tsa_store_options *opts,
                                 tsa_store **out, char *err);
+
+/* Whether new rows are encrypted; when so and @key_id (may be NULL) is
+ * given, it receives the current key's id: 16 lowercase hex digits, the
+ * first 8 bytes of SHA-256(key) (safe to log). Thread-safe. */
+int tsa_store_encrypted(const tsa_store *s, char key_id[17]);
 
 /* Closes every connection. Accepts NULL. No call may be in flight. */
 void tsa_store_close(tsa_store *s);
@@ -156,6 +170,13 @@ typedef struct tsa_store_model_in {
      * owner (FORBIDDEN otherwise); NULL replaces any. */
     const char *overwrite_owner;
 } tsa_store_model_in;
+
+/* Encryption at rest: with a key, the model file (blob) is stored
+ * encrypted; name, kind, task, params, metrics, owner, blob_size and
+ * blob_sha256 (of the plaintext file) stay in plaintext for listing and
+ * filtering. Reading a model encrypted under a key that is not configured,
+ * or whose ciphertext was altered, fails with ERROR and a message naming
+ * the model and saying the key does not match. */
 
 /* Stores a model atomically: readers see either no row or the complete row
  * with its whole blob (one INSERT in one transaction). Codes: CONFLICT when
@@ -229,7 +250,10 @@ typedef struct tsa_store_job {
     char *kind;               /* e.g. "train_forecasting" */
     char *model_name;         /* may be NULL */
     char *owner;              /* may be NULL */
-    char *request_json;
+    char *request_json;       /* NULL only when request_sealed */
+    /* 1 when the stored request is encrypted under a key this process does
+     * not have (or was altered): request_json is then NULL. */
+    int request_sealed;
     char *result_json;        /* NULL until finished with one */
     char *error;              /* NULL unless failed/interrupted */
     char *worker_id;          /* NULL until claimed */
@@ -334,8 +358,12 @@ typedef struct tsa_store_result {
     char id[37];
     char *kind;          /* e.g. "coordinated", "ensemble" */
     char *owner;         /* may be NULL */
-    char *request_json;
-    char *result_json;
+    char *request_json;  /* encrypted at rest when a key is set */
+    char *result_json;   /* encrypted at rest when a key is set */
+    /* From _list only: 1 when the payloads cannot be decrypted with the
+     * configured keys; request_json and result_json are then NULL. _get
+     * fails with ERROR instead. */
+    int sealed;
     int64_t created_ms;
 } tsa_store_result;
 
@@ -357,6 +385,26 @@ tsa_store_status tsa_store_result_delete(tsa_store *s, const char *id, char *err
 
 void tsa_store_result_clear(tsa_store_result *r);
 void tsa_store_results_free(tsa_store_result *items, size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Key rotation                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Counts of one tsa_store_rekey run. */
+typedef struct tsa_store_rekey_stats {
+    int64_t models, jobs, results; /* rows rewritten under the current key */
+    int64_t unchanged;             /* rows already under it */
+} tsa_store_rekey_stats;
+
+/* Re-encrypts every model file, job request and result written in
+ * plaintext or under a previous key with the current key, one row per
+ * transaction (a row written concurrently is simply encrypted again), so
+ * the previous keys can then be dropped. Model metadata (updated_ms) does
+ * not change. Codes: INVALID (no current key), ERROR naming the first row
+ * that cannot be decrypted (the rows before it stay rekeyed; run again
+ * with the missing key in TSA_ENCRYPTION_KEY_PREVIOUS), UNAVAILABLE.
+ * @stats may be NULL. */
+tsa_store_status tsa_store_rekey(tsa_store *s, tsa_store_rekey_stats *stats, char *err);
 
 /* ------------------------------------------------------------------------ */
 /* Audit log                                                                  */

@@ -954,6 +954,280 @@ static void t_results(int pg)
     ctx_done(&c);
 }
 
+/* ---- encryption at rest ---------------------------------------------------- */
+
+/* Three keys: hex, base64 (bytes 0..31) and hex. */
+#define KEY1 "3f1c9a0be2d47a65c81e5f903b2dd6e4a7c05b19f38e2d6c4b0a9f8e7d6c5b4a"
+#define KEY2 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+#define KEY3 "0000000000000000000000000000000000000000000000000000000000000000"
+#define SECRET "SECRET-SERIES-7731"
+
+static tsa_store *open_keyed(const ctx *c, const char *key, const char *previous)
+{
+    char err[TSA_STORE_ERR_LEN];
+    tsa_store_options o;
+    tsa_store_options_init(&o);
+    o.encryption_key = key;
+    o.encryption_key_previous = previous;
+    tsa_store *s = NULL;
+    tsa_store_status st = tsa_store_open(c->url, &o, &s, err);
+    if (st != TSA_STORE_OK) {
+        printf("#   open %s: %s: %s\n", c->url, tsa_store_status_name(st), err);
+        harness_failures_++;
+        return NULL;
+    }
+    return s;
+}
+
+/* Rows of @table whose @col holds SECRET, read around the store. */
+static long long raw_secret(const ctx *c, const char *table, const char *col, int blob)
+{
+    char sql[256];
+    if (c->pg)
+        snprintf(sql, sizeof sql,
+                 blob ? "SELECT COUNT(*) FROM %s WHERE position(convert_to('" SECRET
+                        "', 'UTF8') in %s) > 0"
+                      : "SELECT COUNT(*) FROM %s WHERE strpos(%s, '" SECRET "') > 0",
+                 table, col);
+    else
+        snprintf(sql, sizeof sql,
+                 blob ? "SELECT COUNT(*) FROM %s WHERE instr(%s, CAST('" SECRET "' AS BLOB)) > 0"
+                      : "SELECT COUNT(*) FROM %s WHERE instr(%s, '" SECRET "') > 0",
+                 table, col);
+    return raw_int(c, sql);
+}
+
+static int model_matches(tsa_store *s, const char *name, const unsigned char *blob, size_t len)
+{
+    char err[TSA_STORE_ERR_LEN];
+    tsa_store_model m;
+    int ok = tsa_store_model_get(s, name, &m, err) == TSA_STORE_OK && m.blob_len == len &&
+             m.blob && memcmp(m.blob, blob, len) == 0;
+    if (!ok)
+        printf("#   model %s: %s\n", name, err);
+    tsa_store_model_clear(&m);
+    return ok;
+}
+
+static int result_matches(tsa_store *s, const char *id, const char *result)
+{
+    char err[TSA_STORE_ERR_LEN];
+    tsa_store_result r;
+    int ok = tsa_store_result_get(s, id, &r, err) == TSA_STORE_OK && r.result_json &&
+             strcmp(r.result_json, result) == 0 && r.request_json &&
+             strstr(r.request_json, SECRET) != NULL;
+    if (!ok)
+        printf("#   result %s: %s\n", id, err);
+    tsa_store_result_clear(&r);
+    return ok;
+}
+
+static void t_encryption(int pg)
+{
+    ctx c;
+    char err[TSA_STORE_ERR_LEN] = "";
+    if (ctx_init(&c, pg, "crypt") != 0) {
+        CHECK(0);
+        return;
+    }
+    /* A model file with the secret in it, and one row of each kind written
+     * before encryption was turned on. */
+    size_t len = 70000;
+    unsigned char *blob = malloc(len);
+    fill_random(blob, len, 7);
+    memcpy(blob + 1000, SECRET, strlen(SECRET));
+    const char *request = "{\"series\":[1,2,3],\"note\":\"" SECRET "\"}";
+    const char *result = "{\"forecast\":[4,5],\"note\":\"" SECRET "\"}";
+    char old_result[37], new_result[37], other_result[37], old_job[37], new_job[37];
+    tsa_store *s = open_keyed(&c, "", "");
+    if (!s) {
+        free(blob);
+        ctx_done(&c);
+        return;
+    }
+    CHECK(tsa_store_encrypted(s, NULL) == 0);
+    tsa_store_model_in m = model_in("old", "forecasting", "lstm", blob, len);
+    CHECK_SOK(tsa_store_model_put(s, &m, err));
+    CHECK_SOK(tsa_store_result_put(s, "ensemble", NULL, request, result, old_result, err));
+    CHECK_SOK(tsa_store_job_create(s, "train_forecasting", "old", NULL, request, old_job, err));
+    tsa_store_close(s);
+    /* The raw checks find plaintext when there is some. */
+    CHECK(raw_secret(&c, "models", "blob", 1) == 1);
+    CHECK(raw_secret(&c, "results", "result", 0) == 1);
+    CHECK(raw_secret(&c, "jobs", "request", 0) == 1);
+
+    /* With a key: new rows are encrypted, old ones stay readable. */
+    s = open_keyed(&c, KEY1, "");
+    if (!s) {
+        free(blob);
+        ctx_done(&c);
+        return;
+    }
+    char key_id[17];
+    CHECK(tsa_store_encrypted(s, key_id) == 1);
+    CHECK_MSG(strlen(key_id) == 16, "key id %s", key_id);
+    m.name = "m1";
+    CHECK_SOK(tsa_store_model_put(s, &m, err));
+    m.name = "m2";
+    CHECK_SOK(tsa_store_model_put(s, &m, err));
+    CHECK_SOK(tsa_store_result_put(s, "ensemble", NULL, request, result, new_result, err));
+    CHECK_SOK(tsa_store_result_put(s, "ensemble", NULL, request, "{\"other\":1}", other_result,
+                                   err));
+    CHECK_SOK(tsa_store_job_create(s, "train_forecasting", "m1", NULL, request, new_job, err));
+    CHECK(raw_secret(&c, "models", "blob", 1) == 1); /* only "old" */
+    CHECK(raw_secret(&c, "results", "result", 0) == 1);
+    CHECK(raw_secret(&c, "results", "request", 0) == 1);
+    CHECK(raw_secret(&c, "jobs", "request", 0) == 1);
+    CHECK(raw_int(&c, pg ? "SELECT COUNT(*) FROM models WHERE substring(blob from 1 for 4) = "
+                           "'TSAE'::bytea"
+                         : "SELECT COUNT(*) FROM models WHERE substr(blob, 1, 4) = "
+                           "CAST('TSAE' AS BLOB)") == 2);
+    CHECK(raw_int(&c, "SELECT COUNT(*) FROM results WHERE result LIKE 'TSAE1:%'") == 2);
+    /* Round trips, old and new. */
+    CHECK(model_matches(s, "old", blob, len));
+    CHECK(model_matches(s, "m1", blob, len));
+    CHECK(result_matches(s, old_result, result));
+    CHECK(result_matches(s, new_result, result));
+    tsa_store_model meta;
+    CHECK_SOK(tsa_store_model_get_meta(s, "m1", &meta, err));
+    CHECK(meta.blob_len == len);
+    tsa_store_model_clear(&meta);
+    tsa_store_job j;
+    CHECK_SOK(tsa_store_job_get(s, new_job, &j, err));
+    CHECK(!j.request_sealed && j.request_json && strcmp(j.request_json, request) == 0);
+    tsa_store_job_clear(&j);
+    CHECK_SOK(tsa_store_job_claim(s, "w1", NULL, &j, err)); /* the oldest: "old" */
+    CHECK(strcmp(j.id, old_job) == 0 && j.request_json && strcmp(j.request_json, request) == 0);
+    tsa_store_job_clear(&j);
+
+    /* A flipped byte in the ciphertext. */
+    CHECK(raw_exec(&c, pg ? "UPDATE models SET blob = set_byte(blob, 500, get_byte(blob, 500) # 1)"
+                            " WHERE name = 'm2'"
+                          : "UPDATE models SET blob = CAST(substr(blob, 1, 500) || CASE WHEN"
+                            " substr(blob, 501, 1) = X'00' THEN X'01' ELSE X'00' END ||"
+                            " substr(blob, 502) AS BLOB) WHERE name = 'm2'") == 0);
+    tsa_store_model got;
+    CHECK_ST(tsa_store_model_get(s, "m2", &got, err), TSA_STORE_ERROR);
+    CHECK_MSG(strstr(err, "model 'm2'") && strstr(err, "authentication failed") &&
+                  strstr(err, "key does not match"),
+              "message: %s", err);
+    CHECK(got.blob == NULL);
+    /* A blob moved to another row (with its metadata) fails the same way. */
+    CHECK(raw_exec(&c, "UPDATE models SET blob = (SELECT blob FROM models WHERE name = 'm1'),"
+                       " blob_sha256 = (SELECT blob_sha256 FROM models WHERE name = 'm1')"
+                       " WHERE name = 'm2'") == 0);
+    CHECK_ST(tsa_store_model_get(s, "m2", &got, err), TSA_STORE_ERROR);
+    CHECK_MSG(strstr(err, "authentication failed"), "message: %s", err);
+    CHECK(model_matches(s, "m1", blob, len));
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "UPDATE results SET result = (SELECT result FROM results WHERE id = '%s')"
+             " WHERE id = '%s'",
+             new_result, other_result);
+    CHECK(raw_exec(&c, sql) == 0);
+    tsa_store_result r;
+    CHECK_ST(tsa_store_result_get(s, other_result, &r, err), TSA_STORE_ERROR);
+    CHECK_MSG(strstr(err, other_result) && strstr(err, "authentication failed"), "message: %s",
+              err);
+    CHECK(result_matches(s, new_result, result));
+    CHECK_SOK(tsa_store_model_delete(s, "m2", NULL, err));
+    CHECK_SOK(tsa_store_result_delete(s, other_result, err));
+    tsa_store_close(s);
+
+    /* Another key: encrypted rows fail cleanly naming the row, the rest
+     * works (plaintext rows, metadata, lists). */
+    s = open_keyed(&c, KEY3, "");
+    if (s) {
+        CHECK_ST(tsa_store_model_get(s, "m1", &got, err), TSA_STORE_ERROR);
+        CHECK_MSG(strstr(err, "model 'm1'") && strstr(err, key_id) &&
+                      strstr(err, "key does not match") && !strstr(err, KEY3),
+                  "message: %s", err);
+        CHECK(model_matches(s, "old", blob, len));
+        tsa_store_model *items = NULL;
+        size_t n = 0;
+        CHECK_SOK(tsa_store_model_list(s, NULL, 0, 0, &items, &n, err));
+        CHECK(n == 2);
+        tsa_store_models_free(items, n);
+        CHECK_ST(tsa_store_result_get(s, new_result, &r, err), TSA_STORE_ERROR);
+        CHECK_MSG(strstr(err, new_result) && strstr(err, "key does not match"), "message: %s",
+                  err);
+        CHECK(result_matches(s, old_result, result));
+        tsa_store_result *rs = NULL;
+        CHECK_SOK(tsa_store_result_list(s, NULL, 0, 0, &rs, &n, err));
+        CHECK(n == 2);
+        for (size_t k = 0; k < n; k++) {
+            int is_new = strcmp(rs[k].id, new_result) == 0;
+            CHECK(rs[k].sealed == is_new);
+            CHECK(is_new ? rs[k].result_json == NULL
+                         : rs[k].result_json && strcmp(rs[k].result_json, result) == 0);
+        }
+        tsa_store_results_free(rs, n);
+        CHECK_SOK(tsa_store_job_get(s, new_job, &j, err));
+        CHECK(j.request_sealed && j.request_json == NULL && j.state == TSA_JOB_QUEUED);
+        tsa_store_job_clear(&j);
+        CHECK_SOK(tsa_store_job_claim(s, "w2", NULL, &j, err));
+        CHECK(strcmp(j.id, new_job) == 0 && j.request_sealed && j.request_json == NULL);
+        tsa_store_job_clear(&j);
+        tsa_store_close(s);
+    }
+    /* No key at all. */
+    s = open_keyed(&c, "", "");
+    if (s) {
+        CHECK_ST(tsa_store_model_get(s, "m1", &got, err), TSA_STORE_ERROR);
+        CHECK_MSG(strstr(err, "model 'm1'") && strstr(err, "TSA_ENCRYPTION_KEY is not set"),
+                  "message: %s", err);
+        tsa_store_close(s);
+    }
+
+    /* Rotation: KEY3 current, KEY1 among the previous keys. */
+    s = open_keyed(&c, KEY3, " " KEY2 " , " KEY1 ",");
+    if (s) {
+        CHECK(model_matches(s, "m1", blob, len));
+        CHECK(result_matches(s, new_result, result));
+        m.name = "m3";
+        CHECK_SOK(tsa_store_model_put(s, &m, err));
+        tsa_store_rekey_stats st;
+        CHECK_SOK(tsa_store_rekey(s, &st, err));
+        /* old, m1, m3 (already); the two jobs; the two results. */
+        CHECK_MSG(st.models == 2 && st.jobs == 2 && st.results == 2 && st.unchanged == 1,
+                  "rekeyed %lld models, %lld jobs, %lld results, %lld unchanged",
+                  (long long)st.models, (long long)st.jobs, (long long)st.results,
+                  (long long)st.unchanged);
+        CHECK_SOK(tsa_store_rekey(s, &st, err));
+        CHECK_MSG(st.models == 0 && st.jobs == 0 && st.results == 0 && st.unchanged == 7,
+                  "rekeyed %lld models, %lld jobs, %lld results, %lld unchanged",
+                  (long long)st.models, (long long)st.jobs, (long long)st.results,
+                  (long long)st.unchanged);
+        tsa_store_close(s);
+    }
+    CHECK(raw_secret(&c, "models", "blob", 1) == 0);
+    CHECK(raw_secret(&c, "results", "result", 0) == 0);
+    CHECK(raw_secret(&c, "jobs", "request", 0) == 0);
+    /* After the rekey the previous key is no longer needed. */
+    s = open_keyed(&c, KEY3, "");
+    if (s) {
+        CHECK(model_matches(s, "old", blob, len));
+        CHECK(model_matches(s, "m1", blob, len));
+        CHECK(model_matches(s, "m3", blob, len));
+        CHECK(result_matches(s, old_result, result));
+        CHECK(result_matches(s, new_result, result));
+        CHECK_SOK(tsa_store_job_get(s, new_job, &j, err));
+        CHECK(!j.request_sealed && j.request_json && strcmp(j.request_json, request) == 0);
+        tsa_store_job_clear(&j);
+        tsa_store_close(s);
+    }
+    /* Without a current key there is nothing to rekey to. */
+    s = open_keyed(&c, "", KEY3);
+    if (s) {
+        CHECK(model_matches(s, "m1", blob, len));
+        CHECK_ST(tsa_store_rekey(s, NULL, err), TSA_STORE_INVALID);
+        CHECK_MSG(strstr(err, "TSA_ENCRYPTION_KEY"), "message: %s", err);
+        tsa_store_close(s);
+    }
+    free(blob);
+    ctx_done(&c);
+}
+
 static void t_audit(int pg)
 {
     ctx c;
@@ -1181,6 +1455,63 @@ TEST(default_url)
     }
 }
 
+/* Key formats: 64 hex digits or 44 base64 characters; anything else is
+ * refused naming the variable, never echoing the key. */
+TEST(encryption_key)
+{
+    char err[TSA_STORE_ERR_LEN] = "";
+    char url[600];
+    snprintf(url, sizeof url, "sqlite:%s/keys.db", tmp_dir);
+    static const char *const bad[] = {
+        "abc",
+        KEY1 "0",                                                          /* 65 hex digits */
+        "3f1c9a0be2d47a65c81e5f903b2dd6e4a7c05b19f38e2d6c4b0a9f8e7d6c5bzz", /* not hex */
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",                     /* no padding */
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh*=",                    /* not base64 */
+    };
+    tsa_store_options o;
+    tsa_store_options_init(&o);
+    tsa_store *s = NULL;
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        o.encryption_key = bad[k];
+        o.encryption_key_previous = "";
+        CHECK_ST(tsa_store_open(url, &o, &s, err), TSA_STORE_INVALID);
+        CHECK_MSG(strncmp(err, "TSA_ENCRYPTION_KEY: must be 32 bytes", 36) == 0 &&
+                      !strstr(err, bad[k]),
+                  "message: %s", err);
+        CHECK(s == NULL);
+    }
+    o.encryption_key = KEY1;
+    o.encryption_key_previous = KEY2 ",nothex";
+    CHECK_ST(tsa_store_open(url, &o, &s, err), TSA_STORE_INVALID);
+    CHECK_MSG(strstr(err, "TSA_ENCRYPTION_KEY_PREVIOUS (entry 2)") && !strstr(err, "nothex"),
+              "message: %s", err);
+    /* The key id is the first 8 bytes of SHA-256(key), in either form. */
+    char id[17];
+    o.encryption_key = KEY3;
+    o.encryption_key_previous = "";
+    CHECK_SOK(tsa_store_open(url, &o, &s, err));
+    CHECK(s && tsa_store_encrypted(s, id) && strcmp(id, "66687aadf862bd77") == 0);
+    tsa_store_close(s);
+    o.encryption_key = KEY2;
+    CHECK_SOK(tsa_store_open(url, &o, &s, err));
+    CHECK(s && tsa_store_encrypted(s, id) && strcmp(id, "630dcd2966c43366") == 0);
+    tsa_store_close(s);
+    /* NULL reads the environment. */
+    setenv("TSA_ENCRYPTION_KEY", "0123", 1);
+    CHECK_ST(tsa_store_open(url, NULL, &s, err), TSA_STORE_INVALID);
+    CHECK_MSG(strstr(err, "TSA_ENCRYPTION_KEY:") && strstr(err, "got 4 characters"),
+              "message: %s", err);
+    setenv("TSA_ENCRYPTION_KEY", KEY2, 1);
+    CHECK_SOK(tsa_store_open(url, NULL, &s, err));
+    CHECK(s && tsa_store_encrypted(s, id) && strcmp(id, "630dcd2966c43366") == 0);
+    tsa_store_close(s);
+    unsetenv("TSA_ENCRYPTION_KEY");
+    CHECK_SOK(tsa_store_open(url, NULL, &s, err));
+    CHECK(s && !tsa_store_encrypted(s, id) && id[0] == '\0');
+    tsa_store_close(s);
+}
+
 TEST(hash_key)
 {
     char err[TSA_STORE_ERR_LEN] = "";
@@ -1204,6 +1535,7 @@ BOTH(jobs)
 BOTH(claim_race)
 BOTH(interrupted)
 BOTH(results)
+BOTH(encryption)
 BOTH(audit)
 BOTH(apikeys)
 static void test_pg_reconnect(void) { t_pg_reconnect(); }
@@ -1222,10 +1554,11 @@ static const store_case cases[] = {
     {"unavailable", test_unavailable, 0},
     {"default_url", test_default_url, 0},
     {"hash_key", test_hash_key, 0},
+    {"encryption_key", test_encryption_key, 0},
     SQ(migrations), SQ(models), SQ(blob), SQ(concurrent_puts), SQ(jobs),
-    SQ(claim_race), SQ(interrupted), SQ(results), SQ(audit), SQ(apikeys),
+    SQ(claim_race), SQ(interrupted), SQ(results), SQ(encryption), SQ(audit), SQ(apikeys),
     PG(migrations), PG(models), PG(blob), PG(concurrent_puts), PG(jobs),
-    PG(claim_race), PG(interrupted), PG(results), PG(audit), PG(apikeys),
+    PG(claim_race), PG(interrupted), PG(results), PG(encryption), PG(audit), PG(apikeys),
     PG(reconnect),
 };
 
