@@ -381,7 +381,19 @@ int main(int argc, char **argv)
     };
     const size_t n_opts = sizeof opts / sizeof opts[0];
     char err[512];
-    int prc = tsa_config_parse(opts, n_opts, argc, argv, "tsa-api [options]", err, sizeof err);
+    /* --rekey takes no value: taken out before the options are parsed. */
+    int rekey = 0, kept = 1;
+    for (int k = 1; k < argc; k++) {
+        if (!strcmp(argv[k], "--rekey"))
+            rekey = 1;
+        else
+            argv[kept++] = argv[k];
+    }
+    argc = kept;
+    int prc = tsa_config_parse(opts, n_opts, argc, argv,
+                               "tsa-api [options]\n       tsa-api --rekey [--store URL]  (re-encrypt "
+                               "stored rows under TSA_ENCRYPTION_KEY, then exit)",
+                               err, sizeof err);
     if (prc == 1)
         return 0;
     long port, threads, workers, blas, max_body, max_epochs, cache_bytes, stale_after;
@@ -421,6 +433,23 @@ int main(int argc, char **argv)
         tsa_model_cache_free(a.svc.cache);
         tsa_metrics_free(a.svc.metrics);
         return 1;
+    }
+    char key_id[17] = "";
+    int encrypted = tsa_store_encrypted(a.svc.store, key_id);
+    if (rekey) {
+        tsa_store_rekey_stats rs;
+        st = tsa_store_rekey(a.svc.store, &rs, serr);
+        if (st == TSA_STORE_OK)
+            printf("re-encrypted under key id %s: %lld models, %lld job requests, %lld results "
+                   "(%lld rows were already)\n",
+                   key_id, (long long)rs.models, (long long)rs.jobs, (long long)rs.results,
+                   (long long)rs.unchanged);
+        else
+            fprintf(stderr, "tsa-api: --rekey: %s\n", serr);
+        tsa_store_close(a.svc.store);
+        tsa_model_cache_free(a.svc.cache);
+        tsa_metrics_free(a.svc.metrics);
+        return st == TSA_STORE_OK ? 0 : 1;
     }
     int64_t recovered = 0;
     tsa_store_job_recover(a.svc.store, a.svc.job_stale_ms, &recovered, serr);
@@ -505,6 +534,7 @@ int main(int argc, char **argv)
     cJSON *f = cJSON_CreateObject();
     cJSON_AddNumberToObject(f, "port", tsa_http_port(srv));
     cJSON_AddStringToObject(f, "store", tsa_store_backend(a.svc.store));
+    cJSON_AddStringToObject(f, "encryption_key_id", encrypted ? key_id : "off");
     cJSON_AddNumberToObject(f, "recovered_jobs", (double)recovered);
     cJSON_AddStringToObject(f, "version", tsa_version());
     cJSON_AddStringToObject(f, "redis", tsa_redis_state(a.svc.redis));

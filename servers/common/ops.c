@@ -1825,6 +1825,13 @@ static int job_progress(const tsa_progress *p, void *user)
 static void run_job(tsa_svc *svc, tsa_store_job *job)
 {
     char err[TSA_STORE_ERR_LEN];
+    if (job->request_sealed) {
+        tsa_store_job_finish(svc->store, job->id, TSA_JOB_FAILED, NULL,
+                             "the job's request is encrypted under another key: "
+                             "TSA_ENCRYPTION_KEY does not match",
+                             NULL, err);
+        return;
+    }
     cJSON *jreq = cJSON_Parse(job->request_json);
     const cJSON *task = cJSON_GetObjectItemCaseSensitive(jreq, "task");
     const cJSON *req = cJSON_GetObjectItemCaseSensitive(jreq, "request");
