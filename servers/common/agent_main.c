@@ -190,6 +190,9 @@ int tsa_agent_main(const tsa_agent_program *p, int argc, char **argv)
     cJSON *f = cJSON_CreateObject();
     cJSON_AddNumberToObject(f, "port", tsa_http_port(srv));
     cJSON_AddStringToObject(f, "store", tsa_store_backend(ps.svc.store));
+    char key_id[17];
+    cJSON_AddStringToObject(f, "encryption_key_id",
+                            tsa_store_encrypted(ps.svc.store, key_id) ? key_id : "off");
     cJSON_AddStringToObject(f, "url", base_url);
     tsa_log(p->service, "info", "listening", f);
 

@@ -983,15 +983,15 @@ static tsa_store_status model_get_fn(tx *t, void *arg)
     if (st == TSA_STORE_OK && a->with_blob) {
         db_cell *b = cell(&r, 0, 10);
         char sha[65];
-        if (b->type != DB_NULL && store_is_sealed(b->p, b->n))
-            st = unseal_cell(t, b, "models.blob", a->name, "model", a->name);
-        if (st != TSA_STORE_OK) {
-            /* the message is set */
-        } else if (b->type == DB_NULL || b->n != m.blob_len) {
+        /* An encrypted file is decrypted first: size and SHA-256 are those
+         * of the plaintext. */
+        st = unseal_cell(t, b, "models.blob", a->name, "model", a->name);
+        if (st == TSA_STORE_OK && (b->type == DB_NULL || b->n != m.blob_len)) {
             st = tsa_store_fail(t->err, TSA_STORE_ERROR,
                                 "model '%s': stored blob has %zu bytes, expected %zu", a->name,
                                 b->type == DB_NULL ? (size_t)0 : b->n, m.blob_len);
-        } else if ((st = sha256_hex(b->p, b->n, sha, t->err)) == TSA_STORE_OK &&
+        } else if (st == TSA_STORE_OK &&
+                   (st = sha256_hex(b->p, b->n, sha, t->err)) == TSA_STORE_OK &&
                    strcmp(sha, m.blob_sha256) != 0) {
             st = tsa_store_fail(t->err, TSA_STORE_ERROR,
                                 "model '%s': stored blob fails its SHA-256 check", a->name);
