@@ -20,6 +20,7 @@
 
 #include "harness.h"
 #include "store.h"
+#include "store_crypt.h"
 
 static char tmp_dir[256];
 static const char *pg_base;
@@ -1512,6 +1513,89 @@ TEST(encryption_key)
     tsa_store_close(s);
 }
 
+/* The envelope itself: every truncation, every flipped bit of a short
+ * envelope, another row or column, and malformed text forms fail cleanly
+ * (ERROR, no output); the right key round-trips. */
+TEST(envelope)
+{
+    char err[TSA_STORE_ERR_LEN] = "";
+    store_keyring kr, other;
+    CHECK_SOK(store_keyring_parse(&kr, KEY1, KEY2, err));
+    CHECK_SOK(store_keyring_parse(&other, KEY2, "", err));
+    const char *msg = "{\"series\":[1,2,3]}";
+    size_t len = strlen(msg);
+    unsigned char *env = NULL, *out = NULL;
+    size_t n = 0, out_n = 0;
+    CHECK_SOK(store_seal(&kr, msg, len, "results.result", "row-1", &env, &n, err));
+    CHECK(n == len + 41 && store_is_sealed(env, n) && store_sealed_current(&kr, env, n));
+    CHECK(!store_sealed_current(&other, env, n));
+    CHECK_SOK(store_unseal(&kr, env, n, "results.result", "row-1", &out, &out_n, err));
+    CHECK(out && out_n == len && memcmp(out, msg, len) == 0 && out[len] == '\0');
+    free(out);
+    /* Two envelopes of one plaintext differ (random nonce). */
+    unsigned char *env2 = NULL;
+    size_t n2 = 0;
+    CHECK_SOK(store_seal(&kr, msg, len, "results.result", "row-1", &env2, &n2, err));
+    CHECK(n2 == n && memcmp(env, env2, n) != 0);
+    free(env2);
+    int bad = 0;
+    for (size_t cut = 0; cut < n; cut++) {
+        out = NULL;
+        bad += store_unseal(&kr, env, cut, "results.result", "row-1", &out, &out_n, err) !=
+                   TSA_STORE_ERROR ||
+               out != NULL;
+    }
+    for (size_t byte = 0; byte < n; byte++)
+        for (int bit = 0; bit < 8; bit++) {
+            env[byte] ^= (unsigned char)(1u << bit);
+            out = NULL;
+            bad += store_unseal(&kr, env, n, "results.result", "row-1", &out, &out_n, err) !=
+                       TSA_STORE_ERROR ||
+                   out != NULL;
+            env[byte] ^= (unsigned char)(1u << bit);
+        }
+    CHECK_MSG(bad == 0, "%d altered envelopes were accepted", bad);
+    CHECK_ST(store_unseal(&kr, env, n, "results.result", "row-2", &out, &out_n, err),
+             TSA_STORE_ERROR);
+    CHECK_MSG(strstr(err, "authentication failed"), "message: %s", err);
+    CHECK_ST(store_unseal(&kr, env, n, "results.request", "row-1", &out, &out_n, err),
+             TSA_STORE_ERROR);
+    CHECK_ST(store_unseal(&other, env, n, "results.result", "row-1", &out, &out_n, err),
+             TSA_STORE_ERROR);
+    CHECK_MSG(strstr(err, "key does not match"), "message: %s", err);
+    /* A previous key reads; a keyring without keys says so. */
+    store_keyring rotated, none;
+    CHECK_SOK(store_keyring_parse(&rotated, KEY2, KEY3 "," KEY1, err));
+    CHECK_SOK(store_unseal(&rotated, env, n, "results.result", "row-1", &out, &out_n, err));
+    free(out);
+    CHECK_SOK(store_keyring_parse(&none, "", "", err));
+    CHECK_ST(store_unseal(&none, env, n, "results.result", "row-1", &out, &out_n, err),
+             TSA_STORE_ERROR);
+    CHECK_MSG(strstr(err, "TSA_ENCRYPTION_KEY is not set"), "message: %s", err);
+    free(env);
+    /* Text form. */
+    char *text = NULL, *plain = NULL;
+    CHECK_SOK(store_seal_text(&kr, msg, "jobs.request", "j", &text, err));
+    CHECK(text && store_is_sealed_text(text) && store_sealed_text_current(&kr, text));
+    CHECK(text && !store_sealed_text_current(&other, text));
+    CHECK_SOK(store_unseal_text(&kr, text, "jobs.request", "j", &plain, err));
+    CHECK(plain && strcmp(plain, msg) == 0);
+    free(plain);
+    static const char *const broken[] = {"TSAE1:", "TSAE1:abc", "TSAE1:!!!!", "TSAE1:AAAA"};
+    for (size_t k = 0; k < sizeof broken / sizeof broken[0]; k++) {
+        plain = NULL;
+        CHECK_ST(store_unseal_text(&kr, broken[k], "jobs.request", "j", &plain, err),
+                 TSA_STORE_ERROR);
+        CHECK(plain == NULL);
+    }
+    text[strlen(text) - 5] = text[strlen(text) - 5] == 'A' ? 'B' : 'A';
+    CHECK_ST(store_unseal_text(&kr, text, "jobs.request", "j", &plain, err), TSA_STORE_ERROR);
+    free(text);
+    store_keyring_wipe(&kr);
+    store_keyring_wipe(&other);
+    store_keyring_wipe(&rotated);
+}
+
 TEST(hash_key)
 {
     char err[TSA_STORE_ERR_LEN] = "";
@@ -1555,6 +1639,7 @@ static const store_case cases[] = {
     {"default_url", test_default_url, 0},
     {"hash_key", test_hash_key, 0},
     {"encryption_key", test_encryption_key, 0},
+    {"envelope", test_envelope, 0},
     SQ(migrations), SQ(models), SQ(blob), SQ(concurrent_puts), SQ(jobs),
     SQ(claim_race), SQ(interrupted), SQ(results), SQ(encryption), SQ(audit), SQ(apikeys),
     PG(migrations), PG(models), PG(blob), PG(concurrent_puts), PG(jobs),
