@@ -719,7 +719,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
                  "Mcp-Session-Id, MCP-Protocol-Version, A2A-Version, Last-Event-ID\r\n"
                  "Access-Control-Max-Age: 600\r\n",
                  *allow ? allow : "GET, POST");
-        tsa_http_send(&req, *req.cors_headers ? 204 : 403, "text/plain", hdr, "", 0);
+        /* An origin off the list gets 403 and no CORS header at all. */
+        tsa_http_send(&req, *req.cors_headers ? 204 : 403, "text/plain", *req.cors_headers ? hdr : NULL, "", 0);
         finish_request(s, &req, path_matched ? label : "unmatched");
         return 1;
     }
@@ -813,6 +814,10 @@ int tsa_http_start(tsa_http_server *s, char *err, size_t err_len)
     const char *options[] = {"listening_ports", ports,        "num_threads",        threads,
                              "request_timeout_ms", timeout,   "enable_keep_alive",  "yes",
                              "keep_alive_timeout_ms", "30000", "tcp_nodelay",       "1",
+                             /* No built-in CORS: CivetWeb would answer every
+                              * preflight with "Allow-Origin: *"; dispatch
+                              * answers them from the allow-list. */
+                             "access_control_allow_origin", "",
                              NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);

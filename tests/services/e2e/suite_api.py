@@ -187,6 +187,22 @@ def run(tap, server, backend):
 
     tap.run("GET / names the API, its OpenAPI document and health", index)
 
+    def preflight_unlisted():
+        # This API runs without --cors-origins: no origin is listed, so a
+        # browser's preflight is refused and carries no CORS header (the
+        # HTTP library's own preflight answer, "Allow-Origin: *", is off).
+        r = api.request("OPTIONS", "/api/v1/models", headers={
+            "Origin": "http://elsewhere.example", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type"})
+        eq(r.status, 403, "status")
+        cors = sorted(k for k in r.headers if k.startswith("access-control-"))
+        eq(cors, [], "CORS headers")
+        g = api.request("GET", "/api/v1/health", headers={"Origin": "http://elsewhere.example"})
+        eq(g.status, 200, "GET with an Origin")
+        eq(g.header("access-control-allow-origin"), None, "Access-Control-Allow-Origin on GET")
+
+    tap.run("CORS: an origin off the allow-list gets 403 to its preflight and no CORS headers", preflight_unlisted)
+
     def openapi_served():
         r = api.get("/api/v1/openapi.json")
         eq(r.status, 200, "status")
