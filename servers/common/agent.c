@@ -62,6 +62,7 @@ struct tsa_agent {
     tsa_agent_config cfg;
     char *name;
     char *allowed_origins;
+    char *cors_origins;
     char *url;
     cJSON **inputs;
     cJSON **outputs;
@@ -103,6 +104,7 @@ tsa_agent *tsa_agent_create(const tsa_agent_config *cfg)
     a->cfg = *cfg;
     a->name = strdup(cfg->name);
     a->allowed_origins = strdup(cfg->allowed_origins ? cfg->allowed_origins : "");
+    a->cors_origins = strdup(cfg->cors_origins ? cfg->cors_origins : "");
     a->url = strdup(cfg->public_url ? cfg->public_url : "http://127.0.0.1");
     a->inputs = calloc(cfg->n_tools, sizeof *a->inputs);
     a->outputs = calloc(cfg->n_tools, sizeof *a->outputs);
@@ -148,6 +150,7 @@ void tsa_agent_free(tsa_agent *a)
     free(a->sessions);
     free(a->name);
     free(a->allowed_origins);
+    free(a->cors_origins);
     free(a->url);
     pthread_mutex_destroy(&a->lock);
     free(a);
@@ -237,22 +240,9 @@ cJSON *tsa_agent_call(tsa_agent *a, const char *tool, const cJSON *args, tsa_svc
 
 /* ---- Origin check ------------------------------------------------------------- */
 
-/* Loopback origins (any port) and the configured list are allowed. */
-static int origin_ok(const tsa_agent *a, const char *origin)
+/* Whether @origin is listed exactly in the comma-separated @list. */
+static int origin_listed(const char *list, const char *origin)
 {
-    if (!origin)
-        return 1;
-    const char *host = strstr(origin, "://");
-    if (host) {
-        host += 3;
-        size_t n = strcspn(host, ":/");
-        if ((n == 9 && !strncmp(host, "localhost", 9)) || (n == 9 && !strncmp(host, "127.0.0.1", 9)) ||
-            !strncmp(host, "[::1]", 5))
-            return 1;
-    }
-    const char *list = a->allowed_origins;
-    if (!strcmp(list, "*"))
-        return 1;
     size_t len = strlen(origin);
     for (const char *p = list; *p;) {
         while (*p == ',' || *p == ' ')
@@ -266,6 +256,25 @@ static int origin_ok(const tsa_agent *a, const char *origin)
         p = end;
     }
     return 0;
+}
+
+/* Loopback origins (any port), the allowed list and the origins listed for
+ * CORS (a page given CORS access must be able to call) are allowed. */
+static int origin_ok(const tsa_agent *a, const char *origin)
+{
+    if (!origin)
+        return 1;
+    const char *host = strstr(origin, "://");
+    if (host) {
+        host += 3;
+        size_t n = strcspn(host, ":/");
+        if ((n == 9 && !strncmp(host, "localhost", 9)) || (n == 9 && !strncmp(host, "127.0.0.1", 9)) ||
+            !strncmp(host, "[::1]", 5))
+            return 1;
+    }
+    if (!strcmp(a->allowed_origins, "*"))
+        return 1;
+    return origin_listed(a->allowed_origins, origin) || origin_listed(a->cors_origins, origin);
 }
 
 /* ---- JSON-RPC -------------------------------------------------------------------- */

@@ -49,6 +49,7 @@ typedef struct tsa_agent_config {
     size_t n_tools;
     void *ctx;                 /* passed to every tool */
     const char *allowed_origins; /* extra allowed Origins (comma-separated); loopback always allowed */
+    const char *cors_origins;  /* the CORS allow-list: its entries are allowed Origins too ("*" is not) */
     const char *public_url;    /* base URL in the agent card, e.g. http://127.0.0.1:8001 */
 } tsa_agent_config;
 

@@ -78,6 +78,7 @@ int tsa_agent_main(const tsa_agent_program *p, int argc, char **argv)
         {"max-epochs", "TSA_MAX_EPOCHS", "10000", "largest epochs a call may ask for", NULL},
         {"cache-bytes", "TSA_CACHE_BYTES", "268435456", "memory for cached models", NULL},
         {"allowed-origins", "TSA_ALLOWED_ORIGINS", "", "Origins allowed besides loopback (comma-separated)", NULL},
+        {"cors-origins", "TSA_CORS_ORIGINS", "", "origins browsers may call /mcp and /a2a from (CORS; comma-separated, or *)", NULL},
         {"public-url", "TSA_PUBLIC_URL", "", "base URL announced in the agent card (default http://HOST:PORT)", NULL},
         {"log-level", "TSA_LOG_LEVEL", "info", "debug, info, warn or error", NULL},
         {"port-file", "TSA_PORT_FILE", "", "write the bound port to this file", NULL},
@@ -135,6 +136,7 @@ int tsa_agent_main(const tsa_agent_program *p, int argc, char **argv)
     tsa_agent_config ac = p->agent;
     ac.ctx = ps.ctx;
     ac.allowed_origins = tsa_config_get(opts, n, "allowed-origins");
+    ac.cors_origins = tsa_config_get(opts, n, "cors-origins");
     ps.agent = tsa_agent_create(&ac);
 
     tsa_http_config hc;
@@ -146,6 +148,7 @@ int tsa_agent_main(const tsa_agent_program *p, int argc, char **argv)
     hc.max_body = (size_t)max_body;
     hc.metrics = ps.svc.metrics;
     hc.log_requests = 1;
+    hc.cors_origins = ac.cors_origins; /* the same allow-list and variable as tsa-api */
     if (tsa_shared_setup(opts, n, &ps.svc, &hc, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", p->binary, err);
         tsa_store_close(ps.svc.store);

@@ -294,3 +294,67 @@ for (const name of ['forecasting', 'anomaly', 'coordinator']) {
     });
   });
 }
+
+// ---------------------------------------------------------------- CORS (raw)
+
+describe('CORS on /mcp and /a2a: the --cors-origins allow-list', () => {
+  const CORS = config.corsOrigin;
+  const ALLOWED_ONLY = config.allowedOrigin; // Origin accepted, but not a CORS origin
+  for (const name of ['forecasting', 'anomaly', 'coordinator']) {
+    for (const path of ['/mcp', '/a2a']) {
+      test(`tsa-${name} ${path}: preflight answers listed origins only`, async () => {
+        const url = `${agent(name).url}${path}`;
+        const pre = (origin) => fetch(url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type, mcp-session-id, mcp-protocol-version, a2a-version, authorization, last-event-id' } });
+        const ok = await pre(CORS);
+        assert.equal(ok.status, 204);
+        assert.equal(ok.headers.get('access-control-allow-origin'), CORS);
+        assert.match(ok.headers.get('vary') ?? '', /Origin/);
+        assert.match(ok.headers.get('access-control-allow-methods'), /\bPOST\b/);
+        const allowed = (ok.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(/\s*,\s*/);
+        for (const h of ['content-type', 'authorization', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'a2a-version'])
+          assert.ok(allowed.includes(h), `${h} allowed (got ${allowed.join(', ')})`);
+        if (path === '/mcp') assert.match(ok.headers.get('access-control-allow-methods'), /\bDELETE\b/);
+        for (const origin of ['http://evil.example', ALLOWED_ONLY]) {
+          const no = await pre(origin);
+          assert.equal(no.status, 403, origin);
+          const cors = [...no.headers.keys()].filter((k) => k.startsWith('access-control-'));
+          assert.deepEqual(cors, [], `${origin}: no CORS headers`);
+        }
+      });
+    }
+
+    test(`tsa-${name}: answers to a listed origin carry CORS headers and expose Mcp-Session-Id`, async () => {
+      const url = `${agent(name).url}/mcp`;
+      const init = await post(url, { jsonrpc: '2.0', id: 1, method: 'initialize',
+        params: { protocolVersion: MCP_VERSION, capabilities: {}, clientInfo: { name: 'cors', version: '1' } } }, { origin: CORS });
+      assert.equal(init.status, 200);
+      assert.equal(init.headers.get('access-control-allow-origin'), CORS);
+      assert.match(init.headers.get('access-control-expose-headers') ?? '', /Mcp-Session-Id/i);
+      // An Origin that passes validation but is not a CORS origin: served, no CORS headers.
+      const plain = await post(url, { jsonrpc: '2.0', id: 2, method: 'initialize',
+        params: { protocolVersion: MCP_VERSION, capabilities: {}, clientInfo: { name: 'cors', version: '1' } } }, { origin: ALLOWED_ONLY });
+      assert.equal(plain.status, 200);
+      assert.equal(plain.headers.get('access-control-allow-origin'), null);
+      // A foreign Origin: 403 from the Origin check, no CORS headers.
+      const bad = await post(url, { jsonrpc: '2.0', id: 3, method: 'ping' }, { origin: 'http://evil.example' });
+      assert.equal(bad.status, 403);
+      assert.equal(bad.headers.get('access-control-allow-origin'), null);
+      const a2a = await post(`${agent(name).url}/a2a`, { jsonrpc: '2.0', id: 4, method: 'GetTask', params: { id: 'x' } },
+        { origin: CORS, 'A2A-Version': '1.0' });
+      assert.equal(a2a.status, 200);
+      assert.equal(a2a.headers.get('access-control-allow-origin'), CORS);
+      assert.equal(a2a.json.error.code, -32001);
+    });
+  }
+
+  test('an SSE answer to a listed origin carries the CORS headers too', async () => {
+    const s = await rawSession('forecasting', { origin: CORS });
+    const data = Array.from({ length: 60 }, (_, t) => [Math.sin(t / 4)]);
+    const r = await post(s.url, { jsonrpc: '2.0', id: 's', method: 'tools/call', params: { name: 'train_forecasting_model',
+      _meta: { progressToken: 1 }, arguments: { model_type: 'lstm', model_name: 'cors_sse', data, epochs: 2, patience: 0,
+        hidden_size: 4, sequence_length: 8, overwrite: true } } }, { ...s.headers, origin: CORS });
+    assert.match(r.ctype, /text\/event-stream/);
+    assert.equal(r.headers.get('access-control-allow-origin'), CORS);
+  });
+});
