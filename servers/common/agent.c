@@ -17,11 +17,15 @@ static const char *const mcp_versions[] = {"2025-11-25", "2025-06-18", "2025-03-
 #define SESSION_IDLE_MS (3600 * 1000LL)
 #define MAX_TASKS 2048
 
+/* How a call was cancelled: by its client (notifications/cancelled; no
+ * response is sent). */
+enum { CANCEL_BY_CLIENT = 1 };
+
 struct tsa_tool_call {
     tsa_http_req *req;         /* MCP over HTTP; NULL otherwise */
     cJSON *progress_token;     /* MCP progressToken, or NULL */
     int sse;                   /* the answer is an SSE stream already */
-    _Atomic int cancelled;
+    _Atomic int cancelled;     /* 0 or CANCEL_BY_* */
     double progress_offset;    /* MCP progress must increase across fit stages */
     double last_progress;
     int n_progress;
@@ -179,7 +183,8 @@ int tsa_tool_progress(tsa_tool_call *c, double progress, double total, const cha
 {
     if (!c)
         return 0;
-    if (c->req && c->progress_token) {
+    /* A cancelled call reports nothing more: its client has stopped listening. */
+    if (c->req && c->progress_token && !c->cancelled) {
         if (!c->sse) {
             tsa_http_sse_begin(c->req, NULL);
             c->sse = 1;
@@ -473,8 +478,8 @@ static void cancel_call(tsa_agent *a, const char *session_id, const cJSON *reque
         return;
     pthread_mutex_lock(&a->lock);
     for (tsa_tool_call *c = a->calls; c; c = c->next)
-        if (!strcmp(c->session, session_id) && !strcmp(c->rpc_id, id))
-            c->cancelled = 1;
+        if (!strcmp(c->session, session_id) && !strcmp(c->rpc_id, id) && !c->cancelled)
+            c->cancelled = CANCEL_BY_CLIENT;
     pthread_mutex_unlock(&a->lock);
     cJSON_free(id);
 }
@@ -618,6 +623,21 @@ static void mcp_post(tsa_http_req *r, tsa_agent *a)
             tsa_svc_error e = {0};
             cJSON *out = run_tool(a, index, args, &call, &e);
             unregister_call(a, &call);
+            if (call.cancelled == CANCEL_BY_CLIENT) {
+                /* Cancelled by the client: no response, whatever the tool
+                 * returned (as the SDK's server does). The exchange is an SSE
+                 * stream that ends without the result; a client that accepts
+                 * only JSON gets 202 and no body. */
+                cJSON_Delete(out);
+                if (call.sse || sse_ok) {
+                    tsa_http_sse_begin(r, NULL);
+                    tsa_http_sse_end(r);
+                } else {
+                    tsa_http_send(r, 202, "application/json", NULL, "", 0);
+                }
+                cJSON_Delete(msg);
+                return;
+            }
             reply = rpc_result(id, call_result(out, &e));
             use_sse = use_sse || call.sse;
         }
@@ -1089,8 +1109,8 @@ static void h_a2a(tsa_http_req *r, void *user)
             } else {
                 if (cancel) {
                     t->cancel = 1;
-                    if (t->call)
-                        t->call->cancelled = 1;
+                    if (t->call && !t->call->cancelled)
+                        t->call->cancelled = CANCEL_BY_CLIENT;
                     task_set(t, T_CANCELED);
                 }
                 /* GetTask and CancelTask answer the Task itself in both versions. */

@@ -184,6 +184,40 @@ export async function post(url, body, headers = {}) {
   return { status: res.status, headers: res.headers, ctype, text, json };
 }
 
+// POSTs @body and reads the answer as it arrives: an SSE answer's `data:`
+// events are parsed one by one and handed to @onEvent(event, events) (which
+// may act, e.g. send a cancellation); the promise resolves when the server
+// ends the body. Returns {status, headers, ctype, text, events}.
+export async function postStream(url, body, headers = {}, onEvent = () => {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const ctype = res.headers.get('content-type') || '';
+  const events = [];
+  let text = '';
+  let pending = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body ?? []) {
+    const s = decoder.decode(chunk, { stream: true });
+    text += s;
+    if (!ctype.includes('text/event-stream')) continue;
+    pending += s;
+    let at;
+    while ((at = pending.search(/\r?\n\r?\n/)) >= 0) {
+      const block = pending.slice(0, at);
+      pending = pending.slice(at).replace(/^\r?\n\r?\n/, '');
+      const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+      if (!data) continue;
+      const ev = JSON.parse(data);
+      events.push(ev);
+      await onEvent(ev, events);
+    }
+  }
+  return { status: res.status, headers: res.headers, ctype, text, events };
+}
+
 export const MCP_VERSION = '2025-11-25';
 
 // A raw MCP session: initialize + notifications/initialized.
@@ -300,18 +334,28 @@ export function assertProgress(events, { min = 2, total } = {}) {
 // Starts a long training call on agent @name, cancels it through the SDK
 // (AbortSignal: the SDK sends notifications/cancelled) after @after progress
 // notifications, and checks that the server ended the call promptly (its
-// request log line, found by the X-Request-Id this request carried) and
-// stored no model.
-// With @afterMs instead, the call carries no progressToken (a plain JSON
-// answer) and is cancelled after that many milliseconds.
+// request log line, found by the X-Request-Id this request carried), sent
+// no JSON-RPC response for it (the HTTP answer, read beside the SDK, is an
+// SSE stream that ends with progress only) and stored no model.
+// With @afterMs instead, the call carries no progressToken (no progress, the
+// answer would be JSON) and is cancelled after that many milliseconds.
 export async function cancelTraining(name, tool, args, { after = 3, afterMs } = {}) {
   const rid = randomUUID();
+  let exchange; // the tools/call's HTTP answer: {status, ctype, text}
   const client = await mcpConnect(name, {
-    fetch: (url, init = {}) => {
+    fetch: async (url, init = {}) => {
       if (typeof init.body === 'string' && init.body.includes('"tools/call"') && init.body.includes(args.model_name)) {
         const h = new Headers(init.headers);
         h.set('x-request-id', rid);
         init = { ...init, headers: h };
+        const res = await fetch(url, init);
+        if (!res.body) {
+          exchange = Promise.resolve({ status: res.status, ctype: res.headers.get('content-type') || '', text: '' });
+          return res;
+        }
+        const [mine, sdk] = res.body.tee();
+        exchange = new Response(mine).text().then((text) => ({ status: res.status, ctype: res.headers.get('content-type') || '', text }));
+        return new Response(sdk, { status: res.status, statusText: res.statusText, headers: res.headers });
       }
       return fetch(url, init);
     },
@@ -337,6 +381,15 @@ export async function cancelTraining(name, tool, args, { after = 3, afterMs } = 
     // after notifications/cancelled, long before the requested epochs.
     const line = await waitLogLine(name, (j) => j.msg === 'request' && j.request_id === rid, 20000);
     assert.ok(line, `the cancelled call did not end within 20 s (no log line for request ${rid})`);
+    assert.ok(exchange, 'the tools/call request was seen');
+    const ex = await exchange;
+    assert.equal(ex.status, 200);
+    assert.match(ex.ctype, /text\/event-stream/, 'a cancelled call answers an SSE stream without the result');
+    const sent = ex.text.split(/\r?\n/).filter((l) => l.startsWith('data:')).map((l) => JSON.parse(l.slice(5)));
+    assert.ok(sent.every((m) => m.method === 'notifications/progress'),
+      `only progress on the cancelled call's stream, got ${JSON.stringify(sent.filter((m) => m.method !== 'notifications/progress')).slice(0, 300)}`);
+    if (afterMs === undefined) assert.ok(sent.length >= after, `${sent.length} progress notifications on the stream`);
+    else assert.equal(sent.length, 0, 'no progressToken, no progress');
     const got = await client.callTool({ name: 'get_model', arguments: { model_name: args.model_name } });
     assert.equal(got.isError, true, `a cancelled training stored model ${args.model_name}: ${textOf(got).slice(0, 200)}`);
     assert.match(textOf(got), new RegExp(args.model_name));

@@ -160,7 +160,7 @@ describe('MCP tsa-forecasting', () => {
     assert.ok(events[0].total === 5000);
   });
 
-  test('cancelling a call without a progressToken (JSON answer) stops it too', async () => {
+  test('cancelling a call without a progressToken (nothing streamed yet) stops it too', async () => {
     await cancelTraining('forecasting', 'train_forecasting_model', {
       model_type: 'lstm', model_name: 'fc_cancelled_json', data: seasonalSeries({ n: 400 }), epochs: 5000, patience: 0,
       hidden_size: 16, sequence_length: 24, validate: false,

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { agent, config, MCP_VERSION, post, rawSession } from './lib.mjs';
+import { seasonalSeries } from './fixtures.mjs';
+import { agent, config, MCP_VERSION, post, postStream, rawSession, sleep } from './lib.mjs';
 
 for (const name of ['forecasting', 'anomaly', 'coordinator']) {
   describe(`MCP raw tsa-${name}`, () => {
@@ -294,6 +295,82 @@ for (const name of ['forecasting', 'anomaly', 'coordinator']) {
     });
   });
 }
+
+// ---------------------------------------------------------------- MCP cancellation (raw)
+
+describe('MCP raw: notifications/cancelled ends a call without a response', () => {
+  const long = (modelName) => ({ model_type: 'lstm', model_name: modelName, data: seasonalSeries({ n: 400 }), epochs: 5000,
+    patience: 0, hidden_size: 16, sequence_length: 24, validate: false });
+  const cancel = (s, requestId) => post(s.url, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason: 'test' } }, s.headers);
+  const stored = async (s, modelName) => {
+    const g = await post(s.url, { jsonrpc: '2.0', id: 'g', method: 'tools/call', params: { name: 'get_model', arguments: { model_name: modelName } } }, s.headers);
+    return g.json.result.isError !== true;
+  };
+
+  test('SSE answer (progressToken): progress, then the stream ends without the result', async () => {
+    const s = await rawSession('forecasting');
+    let cancelled;
+    const r = await postStream(s.url, { jsonrpc: '2.0', id: 'c-sse', method: 'tools/call', params: {
+      name: 'train_forecasting_model', _meta: { progressToken: 'c-tok' }, arguments: long('raw_cancel_sse') } }, s.headers,
+    async (ev, events) => {
+      if (events.length === 2) cancelled = await cancel(s, 'c-sse');
+    });
+    assert.equal(cancelled?.status, 202);
+    assert.equal(r.status, 200);
+    assert.match(r.ctype, /text\/event-stream/);
+    assert.ok(r.events.length >= 2);
+    assert.ok(r.events.every((e) => e.method === 'notifications/progress' && e.params.progressToken === 'c-tok'),
+      `only progress, no response: ${JSON.stringify(r.events.filter((e) => e.method !== 'notifications/progress'))}`);
+    assert.ok(r.events[r.events.length - 1].params.progress < 5000, 'the training stopped early');
+    assert.equal(await stored(s, 'raw_cancel_sse'), false, 'a cancelled training stores nothing');
+    // The session goes on; a cancellation of an unknown or finished request is ignored.
+    assert.equal((await cancel(s, 'c-sse')).status, 202);
+    const p = await post(s.url, { jsonrpc: '2.0', id: 'after', method: 'ping' }, s.headers);
+    assert.deepEqual(p.json, { jsonrpc: '2.0', id: 'after', result: {} });
+  });
+
+  test('no progressToken, client accepts SSE: an empty SSE stream (no response)', async () => {
+    const s = await rawSession('forecasting');
+    const call = postStream(s.url, { jsonrpc: '2.0', id: 7001, method: 'tools/call', params: {
+      name: 'train_forecasting_model', arguments: long('raw_cancel_empty') } }, s.headers);
+    await sleep(500);
+    assert.equal((await cancel(s, 7001)).status, 202);
+    const r = await call;
+    assert.equal(r.status, 200);
+    assert.match(r.ctype, /text\/event-stream/);
+    assert.deepEqual(r.events, [], `no JSON-RPC message: ${r.text.slice(0, 300)}`);
+    assert.equal(await stored(s, 'raw_cancel_empty'), false);
+  });
+
+  test('client accepts only JSON: 202 and an empty body (no response)', async () => {
+    const s = await rawSession('anomaly');
+    const call = postStream(s.url, { jsonrpc: '2.0', id: 'c-json', method: 'tools/call', params: {
+      name: 'train_anomaly_model', arguments: long('raw_cancel_json') } }, { ...s.headers, accept: 'application/json' });
+    await sleep(500);
+    assert.equal((await cancel(s, 'c-json')).status, 202);
+    const r = await call;
+    assert.equal(r.status, 202);
+    assert.equal(r.text, '');
+    assert.equal(await stored(s, 'raw_cancel_json'), false);
+  });
+
+  test('a cancellation from another session does not touch the call', async () => {
+    const s = await rawSession('forecasting');
+    const other = await rawSession('forecasting');
+    const data = Array.from({ length: 120 }, (_, t) => [Math.sin(t / 4) + t / 50]);
+    const call = postStream(s.url, { jsonrpc: '2.0', id: 'mine', method: 'tools/call', params: {
+      name: 'train_forecasting_model', _meta: { progressToken: 'm' },
+      arguments: { model_type: 'lstm', model_name: 'raw_not_cancelled', data, epochs: 40, patience: 0, hidden_size: 4,
+        sequence_length: 8, overwrite: true } } }, s.headers,
+    async (ev, events) => {
+      if (events.length === 1) await cancel(other, 'mine');
+    });
+    const r = await call;
+    const last = r.events[r.events.length - 1];
+    assert.equal(last.id, 'mine');
+    assert.equal(last.result.structuredContent.status, 'trained');
+  });
+});
 
 // ---------------------------------------------------------------- CORS (raw)
 
