@@ -16,10 +16,11 @@ static const char *const mcp_versions[] = {"2025-11-25", "2025-06-18", "2025-03-
 #define MAX_SESSIONS 4096
 #define SESSION_IDLE_MS (3600 * 1000LL)
 #define MAX_TASKS 2048
+#define MAX_TASK_EVENTS 512    /* progress updates past this are dropped; the outcome never is */
 
 /* How a call was cancelled: by its client (notifications/cancelled; no
- * response is sent). */
-enum { CANCEL_BY_CLIENT = 1 };
+ * response is sent) or by the server stopping (the call answers an error). */
+enum { CANCEL_BY_CLIENT = 1, CANCEL_BY_SHUTDOWN = 2 };
 
 struct tsa_tool_call {
     tsa_http_req *req;         /* MCP over HTTP; NULL otherwise */
@@ -42,6 +43,15 @@ typedef struct session {
     int used;
 } session;
 
+/* One entry of a task's update log, replayed to its streams: a status
+ * change (or a progress report while WORKING), or the result artifact. */
+typedef struct task_event {
+    int state;                 /* task_state after the event */
+    int artifact;              /* 1: the result artifact (TaskArtifactUpdateEvent) */
+    char *text;                /* the status message, or NULL */
+    char timestamp[40];
+} task_event;
+
 typedef struct a2a_task {
     char id[40];
     char context_id[130];
@@ -58,6 +68,11 @@ typedef struct a2a_task {
     struct tsa_agent *agent;
     cJSON *user_message;       /* as received (for history) */
     int v1;                    /* created through the v1.0 binding */
+    char *status_text;         /* the latest progress report while WORKING */
+    int last_bucket;           /* progress percent of the last reported update */
+    task_event *events;        /* the update log (lock held) */
+    size_t n_events, cap_events;
+    int watchers;              /* streams reading the log: the task is not evicted */
 } a2a_task;
 
 enum task_state { T_SUBMITTED, T_WORKING, T_COMPLETED, T_FAILED, T_CANCELED, T_REJECTED };
@@ -71,6 +86,9 @@ struct tsa_agent {
     cJSON **inputs;
     cJSON **outputs;
     pthread_mutex_t lock;      /* sessions, calls, tasks, url */
+    pthread_cond_t changed;    /* a task's log grew, or a task thread ended */
+    int stopping;
+    int n_threads;             /* task threads running */
     session *sessions;
     tsa_tool_call *calls;
     a2a_task **tasks;
@@ -115,6 +133,7 @@ tsa_agent *tsa_agent_create(const tsa_agent_config *cfg)
     a->sessions = calloc(MAX_SESSIONS, sizeof *a->sessions);
     a->tasks = calloc(MAX_TASKS, sizeof *a->tasks);
     pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->changed, NULL);
     for (size_t i = 0; i < cfg->n_tools; i++) {
         a->inputs[i] = cJSON_Parse(cfg->tools[i].input_schema);
         a->outputs[i] = cJSON_Parse(cfg->tools[i].output_schema);
@@ -135,6 +154,10 @@ static void task_free(a2a_task *t)
     cJSON_Delete(t->result);
     cJSON_Delete(t->user_message);
     free(t->error);
+    free(t->status_text);
+    for (size_t i = 0; i < t->n_events; i++)
+        free(t->events[i].text);
+    free(t->events);
     free(t);
 }
 
@@ -156,6 +179,7 @@ void tsa_agent_free(tsa_agent *a)
     free(a->allowed_origins);
     free(a->cors_origins);
     free(a->url);
+    pthread_cond_destroy(&a->changed);
     pthread_mutex_destroy(&a->lock);
     free(a);
 }
@@ -179,10 +203,14 @@ int tsa_tool_cancelled(const tsa_tool_call *c)
     return c && (c->cancelled || (c->task && c->task->cancel));
 }
 
+static void task_progress(a2a_task *t, double progress, double total, const char *message);
+
 int tsa_tool_progress(tsa_tool_call *c, double progress, double total, const char *message)
 {
     if (!c)
         return 0;
+    if (c->task)
+        task_progress(c->task, progress, total, message);
     /* A cancelled call reports nothing more: its client has stopped listening. */
     if (c->req && c->progress_token && !c->cancelled) {
         if (!c->sse) {
@@ -734,7 +762,7 @@ static cJSON *card_json(tsa_agent *a, int v1)
     cJSON_AddStringToObject(prov, "url", base);
     cJSON_AddStringToObject(c, "version", tsa_version());
     cJSON *caps = cJSON_AddObjectToObject(c, "capabilities");
-    cJSON_AddBoolToObject(caps, "streaming", 0);
+    cJSON_AddBoolToObject(caps, "streaming", 1);
     cJSON_AddBoolToObject(caps, "pushNotifications", 0);
     if (v1)
         cJSON_AddBoolToObject(caps, "extendedAgentCard", 0);
@@ -816,6 +844,30 @@ static cJSON *agent_message(const char *text, const char *context_id, const char
     return m;
 }
 
+static cJSON *artifact_json(const a2a_task *t, int v1)
+{
+    cJSON *art = cJSON_CreateObject();
+    char aid[40];
+    snprintf(aid, sizeof aid, "%.8s-result", t->id);
+    cJSON_AddStringToObject(art, "artifactId", aid);
+    cJSON_AddStringToObject(art, "name", t->skill);
+    cJSON_AddStringToObject(art, "description", "the skill's structured result");
+    cJSON *parts = cJSON_AddArrayToObject(art, "parts");
+    cJSON_AddItemToArray(parts, data_part(cJSON_Duplicate(t->result, 1), v1));
+    return art;
+}
+
+/* A TaskStatus: state, timestamp and an optional agent message. */
+static cJSON *status_json(const a2a_task *t, int state, const char *timestamp, const char *text, int v1)
+{
+    cJSON *st = cJSON_CreateObject();
+    cJSON_AddStringToObject(st, "state", state_name(state, v1));
+    cJSON_AddStringToObject(st, "timestamp", timestamp);
+    if (text)
+        cJSON_AddItemToObject(st, "message", agent_message(text, t->context_id, t->id, v1));
+    return st;
+}
+
 /* The task in the caller's protocol version (lock held). */
 static cJSON *task_json(const a2a_task *t, int v1)
 {
@@ -824,23 +876,12 @@ static cJSON *task_json(const a2a_task *t, int v1)
         cJSON_AddStringToObject(o, "kind", "task");
     cJSON_AddStringToObject(o, "id", t->id);
     cJSON_AddStringToObject(o, "contextId", t->context_id);
-    cJSON *st = cJSON_AddObjectToObject(o, "status");
-    cJSON_AddStringToObject(st, "state", state_name(t->state, v1));
-    cJSON_AddStringToObject(st, "timestamp", t->timestamp);
-    if (t->error)
-        cJSON_AddItemToObject(st, "message", agent_message(t->error, t->context_id, t->id, v1));
+    /* A failed task says why; a working one shows its latest progress. */
+    const char *text = t->error ? t->error : !terminal(t->state) ? t->status_text : NULL;
+    cJSON_AddItemToObject(o, "status", status_json(t, t->state, t->timestamp, text, v1));
     cJSON *arts = cJSON_AddArrayToObject(o, "artifacts");
-    if (t->result) {
-        cJSON *art = cJSON_CreateObject();
-        char aid[40];
-        snprintf(aid, sizeof aid, "%.8s-result", t->id);
-        cJSON_AddStringToObject(art, "artifactId", aid);
-        cJSON_AddStringToObject(art, "name", t->skill);
-        cJSON_AddStringToObject(art, "description", "the skill's structured result");
-        cJSON *parts = cJSON_AddArrayToObject(art, "parts");
-        cJSON_AddItemToArray(parts, data_part(cJSON_Duplicate(t->result, 1), v1));
-        cJSON_AddItemToArray(arts, art);
-    }
+    if (t->result)
+        cJSON_AddItemToArray(arts, artifact_json(t, v1));
     cJSON *hist = cJSON_AddArrayToObject(o, "history");
     if (t->user_message)
         cJSON_AddItemToArray(hist, cJSON_Duplicate(t->user_message, 1));
@@ -849,10 +890,96 @@ static cJSON *task_json(const a2a_task *t, int v1)
     return o;
 }
 
+/* A stream event in the caller's version: v1.0 wraps each kind in a member
+ * ({"task"}, {"message"}, {"statusUpdate"}, {"artifactUpdate"}); v0.3 marks
+ * it with "kind", and its status updates carry "final". */
+static cJSON *stream_wrap(const char *v1_member, cJSON *value, int v1)
+{
+    if (!v1)
+        return value;
+    cJSON *w = cJSON_CreateObject();
+    cJSON_AddItemToObject(w, v1_member, value);
+    return w;
+}
+
+/* The update event for log entry @ev (lock held). */
+static cJSON *event_json(const a2a_task *t, const task_event *ev, int v1)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!v1)
+        cJSON_AddStringToObject(o, "kind", ev->artifact ? "artifact-update" : "status-update");
+    cJSON_AddStringToObject(o, "taskId", t->id);
+    cJSON_AddStringToObject(o, "contextId", t->context_id);
+    if (ev->artifact) {
+        cJSON_AddItemToObject(o, "artifact", artifact_json(t, v1));
+        cJSON_AddBoolToObject(o, "append", 0);
+        cJSON_AddBoolToObject(o, "lastChunk", 1);
+        return stream_wrap("artifactUpdate", o, v1);
+    }
+    cJSON_AddItemToObject(o, "status", status_json(t, ev->state, ev->timestamp, ev->text, v1));
+    if (!v1)
+        cJSON_AddBoolToObject(o, "final", terminal(ev->state));
+    return stream_wrap("statusUpdate", o, v1);
+}
+
 static void task_set(a2a_task *t, int state)
 {
     t->state = state;
     now_iso(t->timestamp);
+}
+
+static int log_closed(const a2a_task *t)
+{
+    return t->n_events && !t->events[t->n_events - 1].artifact && terminal(t->events[t->n_events - 1].state);
+}
+
+/* Appends to the task's update log and wakes its streams (lock held).
+ * Nothing follows a terminal status; progress stops at MAX_TASK_EVENTS. */
+static void task_log(tsa_agent *a, a2a_task *t, int artifact, const char *text)
+{
+    if (log_closed(t) || (!artifact && !terminal(t->state) && t->n_events >= MAX_TASK_EVENTS))
+        return;
+    if (t->n_events == t->cap_events) {
+        size_t cap = t->cap_events ? 2 * t->cap_events : 8;
+        task_event *ev = realloc(t->events, cap * sizeof *ev);
+        if (!ev)
+            return;
+        t->events = ev;
+        t->cap_events = cap;
+    }
+    task_event *ev = &t->events[t->n_events++];
+    ev->state = t->state;
+    ev->artifact = artifact;
+    ev->text = text ? strdup(text) : NULL;
+    snprintf(ev->timestamp, sizeof ev->timestamp, "%s", t->timestamp);
+    pthread_cond_broadcast(&a->changed);
+}
+
+/* A new state, logged with an optional status message (lock held). */
+static void task_move(tsa_agent *a, a2a_task *t, int state, const char *text)
+{
+    task_set(t, state);
+    task_log(a, t, 0, text);
+}
+
+/* Progress from the running tool: a WORKING update each time the percent
+ * done changes (or the count restarts), so a long training streams about a
+ * hundred updates per stage rather than one per epoch. */
+static void task_progress(a2a_task *t, double progress, double total, const char *message)
+{
+    tsa_agent *a = t->agent;
+    int bucket = total > 0 ? (int)(100.0 * progress / total) : (int)progress;
+    pthread_mutex_lock(&a->lock);
+    if (t->state == T_WORKING && bucket != t->last_bucket && message) {
+        t->last_bucket = bucket;
+        char *copy = strdup(message);
+        if (copy) {
+            free(t->status_text);
+            t->status_text = copy;
+        }
+        task_move(a, t, T_WORKING, message);
+    }
+    pthread_mutex_unlock(&a->lock);
 }
 
 static void run_task(a2a_task *t)
@@ -866,7 +993,9 @@ static void run_task(a2a_task *t)
         pthread_mutex_unlock(&a->lock);
         return;
     }
-    task_set(t, T_WORKING);
+    char text[200];
+    snprintf(text, sizeof text, "running %.100s", t->skill);
+    task_move(a, t, T_WORKING, text);
     t->call = &call;
     pthread_mutex_unlock(&a->lock);
     size_t index = 0;
@@ -877,32 +1006,56 @@ static void run_task(a2a_task *t)
     t->call = NULL;
     if (t->cancel || t->state == T_CANCELED) {
         cJSON_Delete(out);
-        task_set(t, T_CANCELED);
+        task_move(a, t, T_CANCELED, "canceled");
     } else if (out) {
         t->result = out;
-        task_set(t, T_COMPLETED);
+        task_log(a, t, 1, NULL);
+        task_move(a, t, T_COMPLETED, NULL);
     } else {
         char msg[1000];
         snprintf(msg, sizeof msg, "%s", e.message);
         t->error = strdup(msg);
-        task_set(t, T_FAILED);
+        task_move(a, t, T_FAILED, msg);
     }
     pthread_mutex_unlock(&a->lock);
 }
 
 static void *task_thread(void *arg)
 {
-    run_task(arg);
+    a2a_task *t = arg;
+    tsa_agent *a = t->agent;
+    run_task(t);
+    pthread_mutex_lock(&a->lock);
+    a->n_threads--;
+    pthread_cond_broadcast(&a->changed);
+    pthread_mutex_unlock(&a->lock);
     return NULL;
 }
 
-/* Stores a task, evicting the oldest finished one when full (lock held). */
+/* Runs the task on its own thread (inline if none can be started). */
+static void task_launch(tsa_agent *a, a2a_task *t)
+{
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 8u << 20);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_mutex_lock(&a->lock);
+    a->n_threads++;
+    pthread_mutex_unlock(&a->lock);
+    if (pthread_create(&th, &attr, task_thread, t) != 0)
+        task_thread(t);
+    pthread_attr_destroy(&attr);
+}
+
+/* Stores a task, evicting the oldest finished one nobody streams when full
+ * (lock held). */
 static int task_store(tsa_agent *a, a2a_task *t)
 {
     if (a->n_tasks == MAX_TASKS) {
         size_t victim = MAX_TASKS;
         for (size_t i = 0; i < a->n_tasks; i++)
-            if (terminal(a->tasks[i]->state)) {
+            if (terminal(a->tasks[i]->state) && !a->tasks[i]->watchers && !a->tasks[i]->call) {
                 victim = i;
                 break;
             }
@@ -938,6 +1091,60 @@ static cJSON *a2a_error(const cJSON *id, int code, const char *message, const ch
     return rpc_error(id, code, message, data);
 }
 
+/* One SSE event carrying a JSON-RPC result; non-zero when the client is gone. */
+static int stream_send(tsa_http_req *r, const cJSON *id, cJSON *result)
+{
+    cJSON *msg = rpc_result(id, result);
+    char *s = cJSON_PrintUnformatted(msg);
+    cJSON_Delete(msg);
+    if (!s)
+        return -1;
+    int rc = tsa_http_sse_event(r, NULL, s);
+    cJSON_free(s);
+    return rc;
+}
+
+/* Streams task @t: the task as it is now, then each logged update until a
+ * terminal status, then closes the stream. @start launches the task after
+ * the snapshot (SendStreamingMessage). A client that goes away stops the
+ * stream, not the task. Called with the lock held; returns without it. */
+static void a2a_stream(tsa_agent *a, tsa_http_req *r, const cJSON *id, a2a_task *t, int v1, int start)
+{
+    t->watchers++;
+    cJSON *first = stream_wrap("task", task_json(t, v1), v1);
+    size_t next = t->n_events;
+    int done = log_closed(t);
+    pthread_mutex_unlock(&a->lock);
+    if (start)
+        task_launch(a, t);
+    tsa_http_sse_begin(r, NULL);
+    int gone = stream_send(r, id, first) != 0;
+    while (!gone && !done) {
+        cJSON *batch = cJSON_CreateArray();
+        pthread_mutex_lock(&a->lock);
+        while (next == t->n_events)
+            pthread_cond_wait(&a->changed, &a->lock);
+        for (; next < t->n_events; next++) {
+            cJSON_AddItemToArray(batch, event_json(t, &t->events[next], v1));
+            if (!t->events[next].artifact && terminal(t->events[next].state))
+                done = 1;
+        }
+        pthread_mutex_unlock(&a->lock);
+        cJSON *ev = batch->child;
+        while (ev && !gone) {
+            cJSON *following = ev->next;
+            gone = stream_send(r, id, cJSON_DetachItemViaPointer(batch, ev)) != 0;
+            ev = following;
+        }
+        cJSON_Delete(batch);
+    }
+    pthread_mutex_lock(&a->lock);
+    t->watchers--;
+    pthread_mutex_unlock(&a->lock);
+    if (!gone)
+        tsa_http_sse_end(r);
+}
+
 /* Finds {skill, arguments} in a data part. */
 static const cJSON *find_skill_part(const cJSON *parts)
 {
@@ -951,7 +1158,10 @@ static const cJSON *find_skill_part(const cJSON *parts)
     return NULL;
 }
 
-static cJSON *a2a_send(tsa_agent *a, const cJSON *id, const cJSON *params, int v1)
+/* SendMessage / message/send, or with @stream SendStreamingMessage /
+ * message/stream. Returns the reply to send, or NULL when the answer was
+ * streamed already. */
+static cJSON *a2a_send(tsa_agent *a, tsa_http_req *r, const cJSON *id, const cJSON *params, int v1, int stream)
 {
     const cJSON *message = cJSON_GetObjectItemCaseSensitive(params, "message");
     const cJSON *parts = cJSON_GetObjectItemCaseSensitive(message, "parts");
@@ -978,11 +1188,12 @@ static cJSON *a2a_send(tsa_agent *a, const cJSON *id, const cJSON *params, int v
         for (size_t i = 0; i < a->cfg.n_tools && at < sizeof text; i++)
             at += (size_t)snprintf(text + at, sizeof text - at, "%s%s (%s)", i ? "; " : "", a->cfg.tools[i].name,
                                    a->cfg.tools[i].title);
-        cJSON *msg = agent_message(text, context_id, NULL, v1);
-        if (v1) {
-            cJSON *wrap = cJSON_CreateObject();
-            cJSON_AddItemToObject(wrap, "message", msg);
-            return rpc_result(id, wrap);
+        cJSON *msg = stream_wrap("message", agent_message(text, context_id, NULL, v1), v1);
+        if (stream) { /* a stream of exactly one Message */
+            tsa_http_sse_begin(r, NULL);
+            if (stream_send(r, id, msg) == 0)
+                tsa_http_sse_end(r);
+            return NULL;
         }
         return rpc_result(id, msg);
     }
@@ -1006,10 +1217,15 @@ static cJSON *a2a_send(tsa_agent *a, const cJSON *id, const cJSON *params, int v
     t->user_message = cJSON_Duplicate(message, 1);
     t->agent = a;
     t->v1 = v1;
+    t->last_bucket = -1;
     t->created_ms = tsa_unix_ms();
     task_set(t, T_SUBMITTED);
     pthread_mutex_lock(&a->lock);
-    int stored = task_store(a, t) == 0;
+    int stored = !a->stopping && task_store(a, t) == 0;
+    if (stored && stream) {
+        a2a_stream(a, r, id, t, v1, 1);
+        return NULL;
+    }
     pthread_mutex_unlock(&a->lock);
     if (!stored) {
         task_free(t);
@@ -1019,27 +1235,53 @@ static cJSON *a2a_send(tsa_agent *a, const cJSON *id, const cJSON *params, int v
     const cJSON *conf = cJSON_GetObjectItemCaseSensitive(params, "configuration");
     int immediate = v1 ? cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(conf, "returnImmediately"))
                        : cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(conf, "blocking"));
-    if (immediate) {
-        pthread_t th;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 8u << 20);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&th, &attr, task_thread, t) != 0)
-            run_task(t);
-        pthread_attr_destroy(&attr);
-    } else {
+    if (immediate)
+        task_launch(a, t);
+    else
         run_task(t);
-    }
     pthread_mutex_lock(&a->lock);
     cJSON *tj = task_json(t, v1);
     pthread_mutex_unlock(&a->lock);
-    if (v1) {
-        cJSON *wrap = cJSON_CreateObject();
-        cJSON_AddItemToObject(wrap, "task", tj);
-        return rpc_result(id, wrap);
+    return rpc_result(id, stream_wrap("task", tj, v1));
+}
+
+/* GetTask, CancelTask and SubscribeToTask (and their v0.3 names) on one
+ * task id. Returns the reply, or NULL when the answer was streamed. */
+static cJSON *a2a_task_method(tsa_agent *a, tsa_http_req *r, const cJSON *id, const cJSON *params, int v1, int cancel,
+                              int subscribe)
+{
+    const cJSON *tid = cJSON_GetObjectItemCaseSensitive(params, "id");
+    if (!cJSON_IsString(tid))
+        return a2a_error(id, -32602, "Invalid params: the task id is required", "INVALID_PARAMS", v1);
+    cJSON *reply;
+    char text[200];
+    pthread_mutex_lock(&a->lock);
+    a2a_task *t = task_find(a, tid->valuestring);
+    if (!t) {
+        snprintf(text, sizeof text, "Task not found: %.100s", tid->valuestring);
+        reply = a2a_error(id, -32001, text, "TASK_NOT_FOUND", v1);
+    } else if (cancel && terminal(t->state)) {
+        snprintf(text, sizeof text, "Task cannot be canceled: it is %s", state_name(t->state, 0));
+        reply = a2a_error(id, -32002, text, "TASK_NOT_CANCELABLE", v1);
+    } else if (subscribe && terminal(t->state)) {
+        snprintf(text, sizeof text, "Unsupported operation: task %.40s is %s; a finished task cannot be subscribed to",
+                 t->id, state_name(t->state, 0));
+        reply = a2a_error(id, -32004, text, "UNSUPPORTED_OPERATION", v1);
+    } else if (subscribe) {
+        a2a_stream(a, r, id, t, v1, 0);
+        return NULL;
+    } else {
+        if (cancel) {
+            t->cancel = 1;
+            if (t->call && !t->call->cancelled)
+                t->call->cancelled = CANCEL_BY_CLIENT;
+            task_move(a, t, T_CANCELED, "canceled");
+        }
+        /* GetTask and CancelTask answer the Task itself in both versions. */
+        reply = rpc_result(id, task_json(t, v1));
     }
-    return rpc_result(id, tj);
+    pthread_mutex_unlock(&a->lock);
+    return reply;
 }
 
 static void h_a2a(tsa_http_req *r, void *user)
@@ -1089,39 +1331,15 @@ static void h_a2a(tsa_http_req *r, void *user)
     }
     cJSON *reply;
     if (!strcmp(m, "SendMessage") || !strcmp(m, "message/send")) {
-        reply = a2a_send(a, id, params, v1);
-    } else if (!strcmp(m, "GetTask") || !strcmp(m, "tasks/get") || !strcmp(m, "CancelTask") || !strcmp(m, "tasks/cancel")) {
-        int cancel = !strcmp(m, "CancelTask") || !strcmp(m, "tasks/cancel");
-        const cJSON *tid = cJSON_GetObjectItemCaseSensitive(params, "id");
-        if (!cJSON_IsString(tid)) {
-            reply = a2a_error(id, -32602, "Invalid params: the task id is required", "INVALID_PARAMS", v1);
-        } else {
-            pthread_mutex_lock(&a->lock);
-            a2a_task *t = task_find(a, tid->valuestring);
-            if (!t) {
-                char text[200];
-                snprintf(text, sizeof text, "Task not found: %.100s", tid->valuestring);
-                reply = a2a_error(id, -32001, text, "TASK_NOT_FOUND", v1);
-            } else if (cancel && terminal(t->state)) {
-                char text[200];
-                snprintf(text, sizeof text, "Task cannot be canceled: it is %s", state_name(t->state, 0));
-                reply = a2a_error(id, -32002, text, "TASK_NOT_CANCELABLE", v1);
-            } else {
-                if (cancel) {
-                    t->cancel = 1;
-                    if (t->call && !t->call->cancelled)
-                        t->call->cancelled = CANCEL_BY_CLIENT;
-                    task_set(t, T_CANCELED);
-                }
-                /* GetTask and CancelTask answer the Task itself in both versions. */
-                reply = rpc_result(id, task_json(t, v1));
-            }
-            pthread_mutex_unlock(&a->lock);
-        }
-    } else if (!strcmp(m, "SendStreamingMessage") || !strcmp(m, "message/stream") || !strcmp(m, "SubscribeToTask") ||
-               !strcmp(m, "tasks/resubscribe")) {
-        reply = a2a_error(id, -32004, "Unsupported operation: this agent does not stream (capabilities.streaming is false)",
-                          "UNSUPPORTED_OPERATION", v1);
+        reply = a2a_send(a, r, id, params, v1, 0);
+    } else if (!strcmp(m, "SendStreamingMessage") || !strcmp(m, "message/stream")) {
+        reply = a2a_send(a, r, id, params, v1, 1);
+    } else if (!strcmp(m, "GetTask") || !strcmp(m, "tasks/get")) {
+        reply = a2a_task_method(a, r, id, params, v1, 0, 0);
+    } else if (!strcmp(m, "CancelTask") || !strcmp(m, "tasks/cancel")) {
+        reply = a2a_task_method(a, r, id, params, v1, 1, 0);
+    } else if (!strcmp(m, "SubscribeToTask") || !strcmp(m, "tasks/resubscribe")) {
+        reply = a2a_task_method(a, r, id, params, v1, 0, 1);
     } else if (!strncmp(m, "tasks/pushNotificationConfig", 28) || strstr(m, "PushNotificationConfig")) {
         reply = a2a_error(id, -32003, "Push notifications are not supported", "PUSH_NOTIFICATION_NOT_SUPPORTED", v1);
     } else if (!strcmp(m, "GetExtendedAgentCard") || !strcmp(m, "agent/getAuthenticatedExtendedCard")) {
@@ -1131,8 +1349,30 @@ static void h_a2a(tsa_http_req *r, void *user)
         snprintf(text, sizeof text, "Method not found: %.100s", m);
         reply = a2a_error(id, -32601, text, "METHOD_NOT_FOUND", v1);
     }
-    rpc_send(r, 200, reply, 0, NULL);
+    if (reply)
+        rpc_send(r, 200, reply, 0, NULL);
     cJSON_Delete(msg);
+}
+
+void tsa_agent_stop(tsa_agent *a)
+{
+    pthread_mutex_lock(&a->lock);
+    a->stopping = 1;
+    for (tsa_tool_call *c = a->calls; c; c = c->next)
+        if (!c->cancelled)
+            c->cancelled = CANCEL_BY_SHUTDOWN;
+    for (size_t i = 0; i < a->n_tasks; i++) {
+        a2a_task *t = a->tasks[i];
+        if (terminal(t->state))
+            continue;
+        t->cancel = 1;
+        if (t->call && !t->call->cancelled)
+            t->call->cancelled = CANCEL_BY_SHUTDOWN;
+        task_move(a, t, T_CANCELED, "canceled: the agent is shutting down");
+    }
+    while (a->n_threads > 0)
+        pthread_cond_wait(&a->changed, &a->lock);
+    pthread_mutex_unlock(&a->lock);
 }
 
 void tsa_agent_routes(tsa_agent *a, tsa_http_server *srv)

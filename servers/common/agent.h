@@ -1,8 +1,8 @@
 /* An agent: a set of tools served over MCP (Streamable HTTP, revision
  * 2025-11-25, also accepting 2025-06-18 and 2025-03-26 clients) on /mcp and
- * over A2A (v1.0, with the v0.3 method names on the same endpoint) on /a2a,
- * with its agent card at /.well-known/agent-card.json. Each tool is one A2A
- * skill. Tools are plain functions from JSON arguments to a JSON result
+ * over A2A (v1.0, with the v0.3 method names on the same endpoint; answers
+ * at once or streamed over SSE) on /a2a, with its agent card at
+ * /.well-known/agent-card.json. Each tool is one A2A skill. Tools are plain functions from JSON arguments to a JSON result
  * (usually thin wrappers over ops.h). */
 #ifndef TSA_SERVERS_AGENT_H
 #define TSA_SERVERS_AGENT_H
@@ -57,15 +57,20 @@ tsa_agent *tsa_agent_create(const tsa_agent_config *cfg);
 void tsa_agent_free(tsa_agent *a);
 /* Adds /mcp, /a2a and the agent card routes. */
 void tsa_agent_routes(tsa_agent *a, tsa_http_server *srv);
+/* Before the HTTP server stops: cancels the calls and A2A tasks in flight
+ * (MCP calls answer an error, tasks end CANCELED, their streams close) and
+ * waits for the task threads to finish. */
+void tsa_agent_stop(tsa_agent *a);
 /* Sets the base URL once the port is known. */
 void tsa_agent_set_url(tsa_agent *a, const char *url);
 /* Calls a tool in-process (as A2A does); the result or NULL with @e. */
 cJSON *tsa_agent_call(tsa_agent *a, const char *tool, const cJSON *args, tsa_svc_error *e);
 
 /* Inside a tool: reports progress (MCP notifications/progress when the
- * caller gave a progressToken; A2A task status otherwise). Returns non-zero
- * when the call was cancelled (notifications/cancelled, tasks/cancel): the
- * tool should stop. */
+ * caller gave a progressToken; for an A2A task, its status message and a
+ * WORKING update on its streams when the percent done changes). Returns
+ * non-zero when the call was cancelled (notifications/cancelled,
+ * CancelTask, the agent stopping): the tool should stop. */
 int tsa_tool_progress(tsa_tool_call *c, double progress, double total, const char *message);
 /* Whether the call was cancelled. */
 int tsa_tool_cancelled(const tsa_tool_call *c);

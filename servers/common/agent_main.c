@@ -203,6 +203,7 @@ int tsa_agent_main(const tsa_agent_program *p, int argc, char **argv)
     cJSON *g = cJSON_CreateObject();
     cJSON_AddNumberToObject(g, "signal", sig);
     tsa_log(p->service, "info", "shutting down", g);
+    tsa_agent_stop(ps.agent);
     tsa_http_destroy(srv);
     tsa_agent_free(ps.agent);
     tsa_model_cache_free(ps.svc.cache);

@@ -477,19 +477,21 @@ void tsa_http_sse_begin(tsa_http_req *r, const char *extra_headers)
         mg_write(r->conn, head, (size_t)n);
 }
 
-void tsa_http_sse_event(tsa_http_req *r, const char *id, const char *data)
+int tsa_http_sse_event(tsa_http_req *r, const char *id, const char *data)
 {
     size_t len = strlen(data) + (id ? strlen(id) : 0) + 40;
     char *buf = malloc(len);
     if (!buf)
-        return;
+        return -1;
     int n = id ? snprintf(buf, len, "event: message\nid: %s\ndata: %s\n\n", id, data)
                : snprintf(buf, len, "event: message\ndata: %s\n\n", data);
-    if (n > 0) {
-        mg_send_chunk(r->conn, buf, (unsigned)n);
+    int rc = -1;
+    if (n > 0 && mg_send_chunk(r->conn, buf, (unsigned)n) > 0) {
         r->bytes_sent += (size_t)n;
+        rc = 0;
     }
     free(buf);
+    return rc;
 }
 
 void tsa_http_sse_end(tsa_http_req *r) { mg_send_chunk(r->conn, "", 0); }

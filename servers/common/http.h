@@ -109,9 +109,10 @@ void tsa_http_send(tsa_http_req *r, int status, const char *content_type, const 
 
 /* Server-sent events on a chunked 200 response: begin writes the head
  * (text/event-stream), event writes one "event: message" with @data (and an
- * id when @id is non-NULL), end finishes the body. */
+ * id when @id is non-NULL) and returns non-zero when it could not be written
+ * (the client went away), end finishes the body. */
 void tsa_http_sse_begin(tsa_http_req *r, const char *extra_headers);
-void tsa_http_sse_event(tsa_http_req *r, const char *id, const char *data);
+int tsa_http_sse_event(tsa_http_req *r, const char *id, const char *data);
 void tsa_http_sse_end(tsa_http_req *r);
 
 /* Parses the body as JSON; on failure sends 400 and returns NULL. */

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { CancelTaskRequest, GetTaskRequest, SendMessageRequest } from '@a2a-js/sdk';
+import { CancelTaskRequest, GetTaskRequest, SendMessageRequest, SubscribeToTaskRequest } from '@a2a-js/sdk';
 
 import {
   agent, a2aClient, artifactData, callOk, callToolError, cpuLoad, mcpConnect, REQUIRED_TOOLS, restartAgent, runSkill,
@@ -112,7 +112,7 @@ describe('A2A agent cards', () => {
         const ifs = card.supportedInterfaces.filter((i) => i.protocolBinding === 'JSONRPC');
         assert.deepEqual(ifs.map((i) => i.protocolVersion).sort(), ['0.3', '1.0']);
         for (const i of ifs) assert.equal(i.url, `${base}/a2a`);
-        assert.equal(card.capabilities.streaming, false);
+        assert.equal(card.capabilities.streaming, true);
       }
       assert.equal(v1.url, undefined, 'the v1.0 card has no top-level url');
       assert.equal(v03.url, `${base}/a2a`);
@@ -142,6 +142,80 @@ for (const name of ['forecasting', 'anomaly', 'coordinator']) {
       const methods = new Set(c.tap.calls.map((x) => x.method).filter(Boolean));
       assert.ok(methods.has('SendMessage') && methods.has('GetTask'), [...methods].join(','));
       assert.ok(!methods.has('message/send'));
+    });
+  });
+}
+
+// The payload kinds and task states of a stream from the SDK.
+const streamSummary = (events) => events.map((e) => {
+  const p = e.payload;
+  if (p?.$case === 'task') return `task:${stateOf(p.value)}`;
+  if (p?.$case === 'statusUpdate') return `status:${stateOf(p.value)}`;
+  return p?.$case;
+});
+
+// One skill per agent streamed through the SDK (sendMessageStream, the card
+// declares streaming) in both versions.
+const STREAMED = {
+  forecasting: ['generate_sample_data', { n_samples: 12, seed: 3 }, (d) => assert.equal(d.data.length, 12)],
+  anomaly: ['detect_anomalies', { model_type: 'theta', data: spiky, threshold: 0.99 }, (d) => assert.deepEqual(d.anomaly_indices, SPIKES)],
+  coordinator: ['list_agents', {}, (d) => assert.equal(d.agents.length, 2)],
+};
+
+for (const version of ['1.0', '0.3']) {
+  describe(`A2A ${version}: sendMessageStream (SDK)`, () => {
+    for (const name of ['forecasting', 'anomaly', 'coordinator']) {
+      test(`tsa-${name}: Task, WORKING, the data artifact, COMPLETED`, async () => {
+        const { client, tap } = await a2aClient(name, version);
+        const [skill, args, check] = STREAMED[name];
+        const events = [];
+        for await (const ev of client.sendMessageStream(SendMessageRequest.fromJSON({
+          message: { messageId: `s-${name}-${version}-${Date.now()}`, role: 'ROLE_USER',
+            parts: [{ data: { skill, arguments: args }, mediaType: 'application/json' }] },
+        }))) events.push(ev);
+        assert.deepEqual(streamSummary(events), ['task:SUBMITTED', 'status:WORKING', 'artifactUpdate', 'status:COMPLETED']);
+        const task = events[0].payload.value;
+        for (const e of events.slice(1)) assert.equal(e.payload.value.taskId, task.id);
+        const art = events[2].payload.value;
+        assert.equal(art.lastChunk, true);
+        const part = art.artifact.parts[0];
+        assert.equal(part.content?.$case, 'data');
+        check(part.content.value);
+        const methods = tap.calls.map((x) => x.method);
+        assert.ok(methods.includes(version === '1.0' ? 'SendStreamingMessage' : 'message/stream'), methods.join(','));
+      });
+    }
+
+    test('a failing skill streams FAILED with the reason', async () => {
+      const { client } = await a2aClient('anomaly', version);
+      const events = [];
+      for await (const ev of client.sendMessageStream(SendMessageRequest.fromJSON({
+        message: { messageId: `sf-${version}-${Date.now()}`, role: 'ROLE_USER',
+          parts: [{ data: { skill: 'detect_anomalies', arguments: { data: spiky, model_type: 'theta', threshold: 'x' } } }] },
+      }))) events.push(ev);
+      assert.deepEqual(streamSummary(events), ['task:SUBMITTED', 'status:WORKING', 'status:FAILED']);
+      assert.match(statusText(events[2].payload.value), /threshold/);
+    });
+
+    test('resubscribeTask follows a running training to COMPLETED', async () => {
+      const { client } = await a2aClient('forecasting', version);
+      const sent = await client.sendMessage(SendMessageRequest.fromJSON({
+        message: { messageId: `rs-${version}-${Date.now()}`, role: 'ROLE_USER',
+          parts: [{ data: { skill: 'train_forecasting_model', arguments: {
+            model_type: 'lstm', model_name: `a2a_resub_${version.replace('.', '')}`, data: seasonalSeries({ n: 300 }), epochs: 150,
+            patience: 0, hidden_size: 16, sequence_length: 24, validate: false, overwrite: true,
+          } } }] },
+      }));
+      assert.ok(['SUBMITTED', 'WORKING'].includes(stateOf(sent)), stateOf(sent));
+      const events = [];
+      for await (const ev of client.resubscribeTask(SubscribeToTaskRequest.fromJSON({ id: sent.id }))) events.push(ev);
+      const kinds = streamSummary(events);
+      assert.equal(events[0].payload.$case, 'task', kinds.join(','));
+      assert.equal(events[0].payload.value.id, sent.id);
+      assert.deepEqual(kinds.slice(-2), ['artifactUpdate', 'status:COMPLETED']);
+      const working = events.filter((e) => e.payload.$case === 'statusUpdate' && stateOf(e.payload.value) === 'WORKING');
+      assert.ok(working.some((e) => /epoch/.test(statusText(e.payload.value))), 'progress text while WORKING');
+      assert.equal(events[events.length - 2].payload.value.artifact.parts[0].content.value.status, 'trained');
     });
   });
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { seasonalSeries } from './fixtures.mjs';
-import { agent, config, MCP_VERSION, post, postStream, rawSession, sleep } from './lib.mjs';
+import { agent, config, cpuLoad, MCP_VERSION, post, postStream, rawSession, sleep } from './lib.mjs';
 
 for (const name of ['forecasting', 'anomaly', 'coordinator']) {
   describe(`MCP raw tsa-${name}`, () => {
@@ -433,5 +433,172 @@ describe('CORS on /mcp and /a2a: the --cors-origins allow-list', () => {
         hidden_size: 4, sequence_length: 8, overwrite: true } } }, { ...s.headers, origin: CORS });
     assert.match(r.ctype, /text\/event-stream/);
     assert.equal(r.headers.get('access-control-allow-origin'), CORS);
+  });
+});
+
+// ---------------------------------------------------------------- A2A streaming (raw)
+
+const stateOfEvent = (e, v1) => (v1 ? (e.task ?? e.statusUpdate)?.status?.state : e.status?.state);
+
+for (const name of ['forecasting', 'anomaly', 'coordinator']) {
+  describe(`A2A raw streaming tsa-${name}`, () => {
+    const url = `${agent(name).url}/a2a`;
+    const skill = name === 'coordinator' ? 'system_status' : 'generate_sample_data';
+    const args = name === 'coordinator' ? {} : { n_samples: 6 };
+
+    test('the card declares streaming in both versions', async () => {
+      for (const h of [{ 'A2A-Version': '1.0' }, {}]) {
+        const c = await (await fetch(`${agent(name).url}/.well-known/agent-card.json`, { headers: h })).json();
+        assert.equal(c.capabilities.streaming, true);
+      }
+    });
+
+    test('SendStreamingMessage (1.0): task, WORKING, artifact, COMPLETED; then the stream closes', async () => {
+      const r = await postStream(url, { jsonrpc: '2.0', id: 'st1', method: 'SendStreamingMessage', params: { message: {
+        messageId: `st1-${name}`, role: 'ROLE_USER', parts: [{ data: { skill, arguments: args } }] } } },
+      { 'A2A-Version': '1.0', accept: 'text/event-stream' });
+      assert.equal(r.status, 200);
+      assert.match(r.ctype, /text\/event-stream/);
+      assert.ok(r.events.every((e) => e.jsonrpc === '2.0' && e.id === 'st1' && e.result), r.text.slice(0, 400));
+      const res = r.events.map((e) => e.result);
+      assert.deepEqual(res.map((e) => Object.keys(e)), [['task'], ['statusUpdate'], ['artifactUpdate'], ['statusUpdate']]);
+      const task = res[0].task;
+      assert.equal(task.status.state, 'TASK_STATE_SUBMITTED');
+      assert.equal(res[1].statusUpdate.status.state, 'TASK_STATE_WORKING');
+      assert.equal(res[1].statusUpdate.taskId, task.id);
+      assert.equal(res[1].statusUpdate.contextId, task.contextId);
+      assert.match(res[1].statusUpdate.status.message.parts[0].text, new RegExp(skill));
+      assert.equal(res[1].statusUpdate.final, undefined, 'v1.0 status updates carry no final flag');
+      const art = res[2].artifactUpdate;
+      assert.equal(art.taskId, task.id);
+      assert.equal(art.lastChunk, true);
+      assert.equal(art.artifact.parts[0].mediaType, 'application/json');
+      assert.equal(art.artifact.parts[0].kind, undefined);
+      if (name !== 'coordinator') assert.equal(art.artifact.parts[0].data.data.length, 6);
+      assert.equal(res[3].statusUpdate.status.state, 'TASK_STATE_COMPLETED');
+      // The task keeps what was streamed.
+      const g = await post(url, { jsonrpc: '2.0', id: 'g', method: 'GetTask', params: { id: task.id } }, { 'A2A-Version': '1.0' });
+      assert.equal(g.json.result.status.state, 'TASK_STATE_COMPLETED');
+      assert.deepEqual(g.json.result.artifacts[0].parts[0].data, art.artifact.parts[0].data);
+    });
+
+    test('message/stream (0.3): kind task, status-update final false, artifact-update, status-update final true', async () => {
+      const r = await postStream(url, { jsonrpc: '2.0', id: 31, method: 'message/stream', params: { message: {
+        kind: 'message', messageId: `st3-${name}`, role: 'user', parts: [{ kind: 'data', data: { skill, arguments: args } }] } } },
+      { accept: 'text/event-stream' });
+      assert.match(r.ctype, /text\/event-stream/);
+      const res = r.events.map((e) => e.result);
+      assert.deepEqual(res.map((e) => e.kind), ['task', 'status-update', 'artifact-update', 'status-update']);
+      assert.equal(res[0].status.state, 'submitted');
+      assert.deepEqual([res[1].status.state, res[1].final], ['working', false]);
+      assert.equal(res[2].artifact.parts[0].kind, 'data');
+      assert.equal(res[2].lastChunk, true);
+      assert.deepEqual([res[3].status.state, res[3].final], ['completed', true]);
+      assert.ok(res.slice(1).every((e) => e.taskId === res[0].id && e.contextId === res[0].contextId));
+    });
+
+    test('a failing skill streams FAILED with the reason; text only streams one Message', async () => {
+      const bad = name === 'coordinator' ? { skill: 'get_agent_messages', arguments: { limit: -5 } }
+        : { skill: 'get_model', arguments: { model_name: 'no_such_model_stream' } };
+      for (const v1 of [true, false]) {
+        const r = await postStream(url, { jsonrpc: '2.0', id: 'f', method: v1 ? 'SendStreamingMessage' : 'message/stream', params: { message: {
+          messageId: `sf-${v1}`, role: v1 ? 'ROLE_USER' : 'user', parts: [{ ...(v1 ? {} : { kind: 'data' }), data: bad }] } } },
+        v1 ? { 'A2A-Version': '1.0' } : {});
+        const res = r.events.map((e) => e.result);
+        const states = res.map((e) => stateOfEvent(e, v1));
+        assert.deepEqual(states, v1 ? ['TASK_STATE_SUBMITTED', 'TASK_STATE_WORKING', 'TASK_STATE_FAILED'] : ['submitted', 'working', 'failed'],
+          r.text.slice(0, 400));
+        const last = v1 ? res[2].statusUpdate : res[2];
+        assert.ok(last.status.message.parts[0].text.length > 0, 'the failure says why');
+        if (!v1) assert.equal(last.final, true);
+        const t = await postStream(url, { jsonrpc: '2.0', id: 'm', method: v1 ? 'SendStreamingMessage' : 'message/stream', params: { message: {
+          messageId: `sm-${v1}`, role: v1 ? 'ROLE_USER' : 'user', parts: [{ ...(v1 ? {} : { kind: 'text' }), text: 'what can you do?' }] } } },
+        v1 ? { 'A2A-Version': '1.0' } : {});
+        assert.equal(t.events.length, 1);
+        const m = v1 ? t.events[0].result.message : t.events[0].result;
+        if (!v1) assert.equal(m.kind, 'message');
+        assert.match(m.parts[0].text, /Skills:/);
+      }
+    });
+
+    test('bad params and unknown skills answer a JSON-RPC error, not a stream', async () => {
+      const r = await post(url, { jsonrpc: '2.0', id: 'e', method: 'SendStreamingMessage', params: { message: {
+        messageId: 'x', role: 'ROLE_USER', parts: [{ data: { skill: 'no_such_skill', arguments: {} } }] } } }, { 'A2A-Version': '1.0' });
+      assert.equal(r.json.error.code, -32602);
+      assert.match(r.json.error.message, /no_such_skill/);
+      const e = await post(url, { jsonrpc: '2.0', id: 'e2', method: 'message/stream', params: {} });
+      assert.equal(e.json.error.code, -32602);
+    });
+
+    test('SubscribeToTask / tasks/resubscribe: unknown -> -32001, finished -> -32004', async () => {
+      const done = await post(url, { jsonrpc: '2.0', id: 1, method: 'SendMessage', params: { message: {
+        messageId: `sub-${name}`, role: 'ROLE_USER', parts: [{ data: { skill, arguments: args } }] } } }, { 'A2A-Version': '1.0' });
+      const id = done.json.result.task.id;
+      for (const [method, h] of [['SubscribeToTask', { 'A2A-Version': '1.0' }], ['tasks/resubscribe', {}]]) {
+        const u = await post(url, { jsonrpc: '2.0', id: 2, method, params: { id: 'no-such-task' } }, h);
+        assert.equal(u.json.error.code, -32001, `${method}: ${u.text}`);
+        const f = await post(url, { jsonrpc: '2.0', id: 3, method, params: { id } }, h);
+        assert.equal(f.json.error.code, -32004, `${method}: ${f.text}`);
+        const m = await post(url, { jsonrpc: '2.0', id: 4, method, params: {} }, h);
+        assert.equal(m.json.error.code, -32602);
+      }
+    });
+  });
+}
+
+describe('A2A raw streaming: a training streams its progress; a second stream subscribes', () => {
+  const url = `${agent('forecasting').url}/a2a`;
+  const args = { model_type: 'lstm', model_name: 'a2a_stream_lstm', data: seasonalSeries({ n: 300 }), epochs: 150, patience: 0,
+    hidden_size: 16, sequence_length: 24, validate: false, overwrite: true };
+
+  test('SendStreamingMessage train: WORKING updates with epoch text, then the artifact and COMPLETED; SubscribeToTask follows', async () => {
+    let sub;
+    const r = await postStream(url, { jsonrpc: '2.0', id: 'tr', method: 'SendStreamingMessage', params: { message: {
+      messageId: 'train-stream', role: 'ROLE_USER', parts: [{ data: { skill: 'train_forecasting_model', arguments: args } }] } } },
+    { 'A2A-Version': '1.0' }, (ev, events) => {
+      if (events.length === 3 && !sub) {
+        // A second client attaches while the training runs: the task first, then updates until COMPLETED.
+        sub = postStream(url, { jsonrpc: '2.0', id: 'sub', method: 'SubscribeToTask', params: { id: events[0].result.task.id } },
+          { 'A2A-Version': '1.0' });
+      }
+    });
+    const res = r.events.map((e) => e.result);
+    assert.equal(res[0].task.status.state, 'TASK_STATE_SUBMITTED');
+    const working = res.filter((e) => e.statusUpdate?.status.state === 'TASK_STATE_WORKING');
+    const progress = working.filter((e) => /epoch \d+\/150/.test(e.statusUpdate.status.message?.parts[0].text ?? ''));
+    assert.ok(progress.length >= 10, `${progress.length} progress updates: ${JSON.stringify(working.map((e) => e.statusUpdate.status.message?.parts[0].text)).slice(0, 300)}`);
+    assert.ok(progress.length <= 101, 'at most one update per percent');
+    const tail = res.slice(-2);
+    assert.equal(tail[0].artifactUpdate.artifact.parts[0].data.status, 'trained');
+    assert.equal(tail[1].statusUpdate.status.state, 'TASK_STATE_COMPLETED');
+    assert.ok(sub, 'the subscription was started');
+    const s = await sub;
+    const sres = s.events.map((e) => e.result);
+    assert.ok(sres[0].task, 'SubscribeToTask streams the task first');
+    assert.equal(sres[0].task.id, res[0].task.id);
+    assert.equal(sres[0].task.status.state, 'TASK_STATE_WORKING');
+    assert.equal(sres[sres.length - 1].statusUpdate.status.state, 'TASK_STATE_COMPLETED');
+    assert.equal(sres[sres.length - 2].artifactUpdate.artifact.parts[0].data.model_name, 'a2a_stream_lstm');
+  });
+
+  test('CancelTask during a stream: the stream ends CANCELED (final in 0.3) and nothing is stored', async () => {
+    const big = { ...args, model_name: 'a2a_stream_cancel', epochs: 5000, data: seasonalSeries({ n: 400 }), hidden_size: 16, sequence_length: 24 };
+    let cancelled;
+    const r = await postStream(url, { jsonrpc: '2.0', id: 'tc', method: 'message/stream', params: { message: {
+      kind: 'message', messageId: 'train-cancel', role: 'user', parts: [{ kind: 'data', data: { skill: 'train_forecasting_model', arguments: big } }] } } },
+    {}, async (ev, events) => {
+      if (events.length === 3 && !cancelled) cancelled = await post(url, { jsonrpc: '2.0', id: 'c', method: 'tasks/cancel', params: { id: events[0].result.id } });
+    });
+    assert.equal(cancelled.json.result.status.state, 'canceled');
+    const last = r.events[r.events.length - 1].result;
+    assert.deepEqual([last.kind, last.status.state, last.final], ['status-update', 'canceled', true]);
+    assert.ok(!r.events.some((e) => e.result.kind === 'artifact-update'));
+    // The training thread stopped at its next progress report: the agent is idle, the model absent.
+    await sleep(500);
+    const load = await cpuLoad('forecasting', 1000);
+    assert.ok(load < 0.3, `tsa-forecasting still busy (${load.toFixed(2)} of a core) after the cancel`);
+    const s = await rawSession('forecasting');
+    const g = await post(s.url, { jsonrpc: '2.0', id: 'g', method: 'tools/call', params: { name: 'get_model', arguments: { model_name: 'a2a_stream_cancel' } } }, s.headers);
+    assert.equal(g.json.result.isError, true, 'a canceled training stores nothing');
   });
 });
