@@ -43,8 +43,8 @@ typedef struct session {
     int used;
 } session;
 
-/* One entry of a task's update log, replayed to its streams: a status
- * change (or a progress report while WORKING), or the result artifact. */
+/* One entry of a task's update log, read by its streams: a status change
+ * (or a progress report while WORKING), or the result artifact. */
 typedef struct task_event {
     int state;                 /* task_state after the event */
     int artifact;              /* 1: the result artifact (TaskArtifactUpdateEvent) */
@@ -70,8 +70,9 @@ typedef struct a2a_task {
     int v1;                    /* created through the v1.0 binding */
     char *status_text;         /* the latest progress report while WORKING */
     int last_bucket;           /* progress percent of the last reported update */
-    task_event *events;        /* the update log (lock held) */
+    task_event *events;        /* the update log while streamed (lock held) */
     size_t n_events, cap_events;
+    int log_closed;            /* the terminal status was logged: nothing follows */
     int watchers;              /* streams reading the log: the task is not evicted */
 } a2a_task;
 
@@ -928,30 +929,46 @@ static void task_set(a2a_task *t, int state)
     now_iso(t->timestamp);
 }
 
-static int log_closed(const a2a_task *t)
+/* Only streams read a task's log, each from the point it attached, so a
+ * task nobody streams keeps none (lock held). */
+static void log_trim(a2a_task *t)
 {
-    return t->n_events && !t->events[t->n_events - 1].artifact && terminal(t->events[t->n_events - 1].state);
+    if (t->watchers)
+        return;
+    for (size_t i = 0; i < t->n_events; i++)
+        free(t->events[i].text);
+    free(t->events);
+    t->events = NULL;
+    t->n_events = t->cap_events = 0;
 }
 
-/* Appends to the task's update log and wakes its streams (lock held).
- * Nothing follows a terminal status; progress stops at MAX_TASK_EVENTS. */
+/* Logs an update for the task's streams and wakes them (lock held). Nothing
+ * follows a terminal status; progress stops at MAX_TASK_EVENTS. */
 static void task_log(tsa_agent *a, a2a_task *t, int artifact, const char *text)
 {
-    if (log_closed(t) || (!artifact && !terminal(t->state) && t->n_events >= MAX_TASK_EVENTS))
+    if (t->log_closed)
         return;
-    if (t->n_events == t->cap_events) {
-        size_t cap = t->cap_events ? 2 * t->cap_events : 8;
-        task_event *ev = realloc(t->events, cap * sizeof *ev);
-        if (!ev)
-            return;
-        t->events = ev;
-        t->cap_events = cap;
+    int final = !artifact && terminal(t->state);
+    if (final)
+        t->log_closed = 1;
+    if (t->watchers && (final || artifact || t->n_events < MAX_TASK_EVENTS)) {
+        if (t->n_events == t->cap_events) {
+            size_t cap = t->cap_events ? 2 * t->cap_events : 8;
+            task_event *grown = realloc(t->events, cap * sizeof *grown);
+            if (grown) {
+                t->events = grown;
+                t->cap_events = cap;
+            }
+        }
+        /* Out of memory, the update is lost; the streams still end on log_closed. */
+        if (t->n_events < t->cap_events) {
+            task_event *ev = &t->events[t->n_events++];
+            ev->state = t->state;
+            ev->artifact = artifact;
+            ev->text = text ? strdup(text) : NULL;
+            snprintf(ev->timestamp, sizeof ev->timestamp, "%s", t->timestamp);
+        }
     }
-    task_event *ev = &t->events[t->n_events++];
-    ev->state = t->state;
-    ev->artifact = artifact;
-    ev->text = text ? strdup(text) : NULL;
-    snprintf(ev->timestamp, sizeof ev->timestamp, "%s", t->timestamp);
     pthread_cond_broadcast(&a->changed);
 }
 
@@ -1113,7 +1130,7 @@ static void a2a_stream(tsa_agent *a, tsa_http_req *r, const cJSON *id, a2a_task 
     t->watchers++;
     cJSON *first = stream_wrap("task", task_json(t, v1), v1);
     size_t next = t->n_events;
-    int done = log_closed(t);
+    int done = t->log_closed;
     pthread_mutex_unlock(&a->lock);
     if (start)
         task_launch(a, t);
@@ -1122,13 +1139,11 @@ static void a2a_stream(tsa_agent *a, tsa_http_req *r, const cJSON *id, a2a_task 
     while (!gone && !done) {
         cJSON *batch = cJSON_CreateArray();
         pthread_mutex_lock(&a->lock);
-        while (next == t->n_events)
+        while (next == t->n_events && !t->log_closed)
             pthread_cond_wait(&a->changed, &a->lock);
-        for (; next < t->n_events; next++) {
+        for (; next < t->n_events; next++)
             cJSON_AddItemToArray(batch, event_json(t, &t->events[next], v1));
-            if (!t->events[next].artifact && terminal(t->events[next].state))
-                done = 1;
-        }
+        done = t->log_closed;
         pthread_mutex_unlock(&a->lock);
         cJSON *ev = batch->child;
         while (ev && !gone) {
@@ -1140,6 +1155,7 @@ static void a2a_stream(tsa_agent *a, tsa_http_req *r, const cJSON *id, a2a_task 
     }
     pthread_mutex_lock(&a->lock);
     t->watchers--;
+    log_trim(t);
     pthread_mutex_unlock(&a->lock);
     if (!gone)
         tsa_http_sse_end(r);
