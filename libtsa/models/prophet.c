@@ -17,6 +17,15 @@
  *   period when it has the training length, else it follows the training
  *   series immediately at the median training spacing.
  *
+ * Robustness (parameters robust and detect_period, both on by default):
+ * the fit treats the training points beyond 5 robust standard deviations
+ * as missing and refits (stat/prophet.h), so a series screened by a model
+ * fitted on itself does not hide its own spikes; and a series without
+ * timestamps gets the seasonal period its values show (stat/period.h) as
+ * the custom seasonality, named "detected" in the info, since without a
+ * calendar the automatic seasonalities are off and an unmodelled cycle
+ * would dominate sigma.
+ *
  * Anomaly score: raw = |y - yhat| / sigma (sigma the fitted observation
  * noise, original units); calibrated = the predictive probability mass
  * inside |y - yhat| under N(yhat, sigma^2), i.e. 2 Phi(raw) - 1, so
@@ -29,6 +38,7 @@
 #include "core/error.h"
 #include "models/kind.h"
 #include "stat/lbfgs.h"
+#include "stat/period.h"
 #include "stat/prophet.h"
 
 static const char *const pr_growth_choices[] = {"linear", "logistic", NULL};
@@ -80,6 +90,13 @@ static const tsa_param_spec pr_params[] = {
      "observation noise's Normal interval."},
     {"max_iter", TSA_PARAM_INT, 10000, NULL, 1, 100000, NULL,
      "Largest number of L-BFGS iterations of the MAP fit."},
+    {"robust", TSA_PARAM_BOOL, 1, NULL, 0, 1, NULL,
+     "Refit with the points beyond 5 robust standard deviations of the first fit treated as "
+     "missing, and sigma from the kept points, so outliers in the training series neither "
+     "inflate sigma nor bend the fit (clean series keep every point)."},
+    {"detect_period", TSA_PARAM_BOOL, 1, NULL, 0, 1, NULL,
+     "Without timestamps and with custom_period 0, detect a seasonal period in steps from "
+     "the values (as the baseline kinds) and fit it as the custom seasonality."},
     {"seed", TSA_PARAM_INT, 42, NULL, 0, 9007199254740992.0, NULL,
      "Seed of the interval simulation (forecasts are deterministic for a given seed)."},
 };
@@ -131,6 +148,21 @@ static tsa_status pr_fit(const tsa_model *m, void *state, const tsa_series *trai
     o.holidays_prior_scale = tsa_param_double(m, "holidays_prior_scale");
     o.uncertainty_samples = (size_t)tsa_param_int(m, "uncertainty_samples");
     o.max_iter = (int)tsa_param_int(m, "max_iter");
+    o.robust = tsa_param_bool(m, "robust");
+    if (!train->timestamps && o.custom_period == 0.0 && tsa_param_bool(m, "detect_period")) {
+        /* Without a calendar "auto" has no seasonality to offer; a period
+         * the values themselves support takes its place (stat/period.h:
+         * an autocorrelation peak confirmed by the periodogram). Its Fourier
+         * order stays below the Nyquist limit of the period. */
+        size_t period = 0;
+        TSA_TRY(tsa_stat_period_detect(train->values, train->length, 0, &period));
+        if (period >= 2) {
+            size_t top = (period - 1) / 2 ? (period - 1) / 2 : 1;
+            o.custom_period = (double)period;
+            o.custom_order = o.custom_order < top ? o.custom_order : top;
+            o.custom_detected = 1;
+        }
+    }
     o.seed = ctx->seed;
     o.progress = pr_progress;
     o.user = (void *)ctx;
@@ -284,6 +316,7 @@ static tsa_status pr_info(const tsa_model *m, cJSON *obj)
     bad |= pr_num(obj, "m", th[TSA_STAT_PROPHET_M]);
     bad |= pr_num(obj, "sigma", p->sigma * p->y_scale);
     bad |= pr_num(obj, "sigma_scaled", p->sigma);
+    bad |= pr_num(obj, "outliers", (double)p->n_outliers);
 
     cJSON *cps = cJSON_CreateArray();
     for (size_t j = 0; cps && j < p->S; j++) {

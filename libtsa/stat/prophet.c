@@ -15,7 +15,8 @@
 #include "core/rng.h"
 #include "stat/lbfgs.h"
 
-#define LAYOUT_VERSION 1u
+/* Version 2 appends n_outliers; version 1 states still load (as 0). */
+#define LAYOUT_VERSION 2u
 #define TWO_PI 6.283185307179586476925286766559
 
 void tsa_stat_prophet_opts_init(tsa_stat_prophet_opts *o)
@@ -389,8 +390,8 @@ static void make_blocks(tsa_stat_prophet *L, const tsa_stat_prophet_opts *o, con
             add_block(L, names[i], TSA_STAT_PROPHET_FOURIER, periods[i], orders[i],
                       o->seasonality_prior_scale, o->multiplicative);
     if (o->custom_period > 0.0)
-        add_block(L, "custom", TSA_STAT_PROPHET_FOURIER, o->custom_period, o->custom_order,
-                  o->custom_prior_scale, o->multiplicative);
+        add_block(L, o->custom_detected ? "detected" : "custom", TSA_STAT_PROPHET_FOURIER,
+                  o->custom_period, o->custom_order, o->custom_prior_scale, o->multiplicative);
     if (L->n_holidays)
         add_block(L, "holidays", TSA_STAT_PROPHET_INDICATOR, 0.0, o->holiday_window,
                   o->holidays_prior_scale, o->multiplicative);
@@ -1104,10 +1105,10 @@ static double mean_abs_delta(const tsa_stat_prophet *p)
     return s / (double)p->S + 1e-8;
 }
 
-tsa_status tsa_stat_prophet_fit(tsa_stat_prophet *out, const double *y, const int64_t *ts,
-                                size_t n, const tsa_stat_prophet_opts *o)
+/* One MAP fit of @y (see tsa_stat_prophet_fit). */
+static tsa_status fit_map(tsa_stat_prophet *out, const double *y, const int64_t *ts, size_t n,
+                          const tsa_stat_prophet_opts *o)
 {
-    TSA_FAIL_IF(!out, TSA_EINVAL, "prophet: NULL argument");
     tsa_stat_prophet L;
     tsa_stat_prophet_problem *pb = NULL;
     TSA_TRY(tsa_stat_prophet_problem_create(y, ts, n, o, &L, &pb));
@@ -1541,6 +1542,115 @@ tsa_status tsa_stat_prophet_score(const tsa_stat_prophet *p, const double *u, co
     return TSA_OK;
 }
 
+/* ---- robust refit ---------------------------------------------------------- */
+
+/* Cutoff of the robust refit, in robust standard deviations (1.4826 times
+ * the median absolute residual, the Normal-consistent MAD about the fit):
+ * a Normal residual passes it with probability 1 - 5.7e-7, so clean data
+ * keep every point and give the plain MAP fit. */
+#define ROBUST_CUTOFF 5.0
+/* Refits at most this many times, stopping early when the outlier set
+ * stops changing. */
+#define ROBUST_ROUNDS 2
+
+/* Marks in @out (n) the rows whose residual y - yhat under @p exceeds
+ * ROBUST_CUTOFF robust standard deviations; returns their number, or
+ * (size_t)-1 out of memory. @yhat, @scratch: (n) each. */
+static size_t robust_mask(const tsa_stat_prophet *p, const double *y, size_t n, double *yhat,
+                          double *scratch, unsigned char *out)
+{
+    if (tsa_stat_prophet_predict(p, p->u_train, n, yhat, NULL, NULL) != TSA_OK)
+        return (size_t)-1;
+    for (size_t i = 0; i < n; i++)
+        scratch[i] = fabs(y[i] - yhat[i]);
+    /* The median absolute residual (upper median for even n). */
+    const double mad = select_kth(scratch, n, n / 2);
+    const double cut = ROBUST_CUTOFF * 1.482602218505602 * mad;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = cut > 0.0 && fabs(y[i] - yhat[i]) > cut;
+        m += out[i];
+    }
+    return m;
+}
+
+tsa_status tsa_stat_prophet_fit(tsa_stat_prophet *out, const double *y, const int64_t *ts,
+                                size_t n, const tsa_stat_prophet_opts *o)
+{
+    TSA_FAIL_IF(!out || !o, TSA_EINVAL, "prophet: NULL argument");
+    tsa_stat_prophet fit;
+    memset(&fit, 0, sizeof fit);
+    TSA_TRY(fit_map(&fit, y, ts, n, o));
+    if (!o->robust) {
+        tsa_stat_prophet_free(out);
+        *out = fit;
+        return TSA_OK;
+    }
+    /* Outliers as missing values: rows beyond the cutoff get the current
+     * fit's prediction (the conditional mean of a missing response) and
+     * the model is refitted; the noise scale is then estimated from the
+     * kept rows alone, as the imputed rows carry no residual. */
+    tsa_status rc = TSA_OK;
+    double *yc = malloc(3 * n * sizeof *yc);
+    unsigned char *mask = malloc(2 * n), *prev = mask ? mask + n : NULL;
+    if (!yc || !mask) {
+        rc = tsa_error(TSA_ENOMEM, "prophet: out of memory for %zu rows", n);
+        goto done;
+    }
+    double *yhat = yc + n, *scratch = yhat + n;
+    memset(prev, 0, n);
+    size_t masked = 0;
+    for (int round = 0; round < ROBUST_ROUNDS; round++) {
+        size_t m = robust_mask(&fit, y, n, yhat, scratch, mask);
+        if (m == (size_t)-1) {
+            rc = tsa_error(TSA_ENOMEM, "prophet: out of memory for %zu rows", n);
+            goto done;
+        }
+        if (memcmp(mask, prev, n) == 0)
+            break;
+        for (size_t i = 0; i < n; i++)
+            yc[i] = mask[i] ? yhat[i] : y[i];
+        tsa_stat_prophet refit;
+        memset(&refit, 0, sizeof refit);
+        rc = fit_map(&refit, yc, ts, n, o);
+        if (rc != TSA_OK)
+            goto done;
+        tsa_stat_prophet_free(&fit);
+        fit = refit;
+        memcpy(prev, mask, n);
+        masked = m;
+    }
+    if (masked) {
+        /* sigma's mode given the rest over the n - masked kept rows (the
+         * profile formula of objective_core with n the kept count). */
+        if (tsa_stat_prophet_predict(&fit, fit.u_train, n, yhat, NULL, NULL) != TSA_OK) {
+            rc = tsa_error(TSA_ENOMEM, "prophet: out of memory for %zu rows", n);
+            goto done;
+        }
+        double rss = 0.0;
+        for (size_t i = 0; i < n; i++)
+            if (!prev[i]) {
+                const double r = (y[i] - yhat[i]) / fit.y_scale;
+                rss += r * r;
+            }
+        const double nn = (double)(n - masked);
+        const double sigma = fmax(sqrt(rss / (0.5 * (nn + sqrt(nn * nn + 16.0 * rss)))), SIGMA_MIN);
+        fit.theta[TSA_STAT_PROPHET_LOG_SIGMA] = log(sigma);
+        fit.sigma = sigma;
+    }
+    fit.n_outliers = masked;
+done:
+    free(yc);
+    free(mask);
+    if (rc != TSA_OK) {
+        tsa_stat_prophet_free(&fit);
+        return rc;
+    }
+    tsa_stat_prophet_free(out);
+    *out = fit;
+    return TSA_OK;
+}
+
 /* ---- persistence ---------------------------------------------------------- */
 
 void tsa_stat_prophet_save(const tsa_stat_prophet *p, tsa_wbuf *w)
@@ -1580,6 +1690,7 @@ void tsa_stat_prophet_save(const tsa_stat_prophet *p, tsa_wbuf *w)
     tsa_wbuf_f64(w, p->objective);
     tsa_wbuf_u32(w, (uint32_t)p->iterations);
     tsa_wbuf_u32(w, (uint32_t)p->reason);
+    tsa_wbuf_u64(w, (uint64_t)p->n_outliers);
 }
 
 static tsa_status bad(tsa_stat_prophet *p, const char *what)
@@ -1604,7 +1715,7 @@ tsa_status tsa_stat_prophet_load(tsa_stat_prophet *out, tsa_rbuf *r)
     uint32_t ver, iters, reason;
     uint64_t n_train, S, n_blocks, K, K_add, n_hol, samples;
     uint8_t logistic, has_ts;
-    if (tsa_rbuf_u32(r, &ver) || ver != LAYOUT_VERSION)
+    if (tsa_rbuf_u32(r, &ver) || ver < 1 || ver > LAYOUT_VERSION)
         return bad(&p, "unknown layout version");
     if (tsa_rbuf_u64(r, &n_train) || tsa_rbuf_u8(r, &logistic) || tsa_rbuf_u8(r, &has_ts) ||
         tsa_rbuf_f64(r, &p.u0) || tsa_rbuf_f64(r, &p.u_scale) || tsa_rbuf_f64(r, &p.y_scale) ||
@@ -1703,6 +1814,12 @@ tsa_status tsa_stat_prophet_load(tsa_stat_prophet *out, tsa_rbuf *r)
         return bad(&p, "bad fit diagnostics");
     p.iterations = (int)iters;
     p.reason = (int)reason;
+    if (ver >= 2) {
+        uint64_t outl;
+        if (tsa_rbuf_u64(r, &outl) || outl > p.n_train)
+            return bad(&p, "bad outlier count");
+        p.n_outliers = (size_t)outl;
+    }
     p.sigma = exp(p.theta[TSA_STAT_PROPHET_LOG_SIGMA]);
     if (!(p.sigma > 0.0) || !isfinite(p.sigma))
         return bad(&p, "sigma out of range");

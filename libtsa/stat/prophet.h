@@ -70,6 +70,19 @@
  * the seed only, and are computed in blocks of time points to bound memory.
  * With no samples the interval is the observation noise's Normal interval.
  *
+ * Robust fit (opts.robust; not part of the reference implementation, which
+ * leaves outlier removal to the user): after the MAP fit, the rows whose
+ * residual exceeds 5 robust standard deviations (1.4826 times the median
+ * absolute residual) are treated as missing: their values are replaced by
+ * the fit's prediction, the conditional mean of a missing response, and
+ * the model is refitted (twice at most, until the set of outliers stops
+ * changing). sigma is then the mode given the rest over the kept rows only.
+ * Spikes would otherwise inflate sigma and bend the trend and seasonality
+ * towards themselves, hiding themselves from the anomaly score when the
+ * model is fitted on the series it screens. A Normal residual passes the
+ * cutoff with probability 1 - 5.7e-7, so on clean data nothing is masked
+ * and the fit is the plain MAP fit.
+ *
  * A fitted tsa_stat_prophet is read-only for predict/forecast/score/save,
  * which keep their scratch per call: any number of threads may use one.
  */
@@ -141,6 +154,9 @@ typedef struct tsa_stat_prophet_opts {
     size_t uncertainty_samples;   /* (1000) */
     uint64_t seed;                /* of the interval simulation (42) */
     int max_iter;                 /* L-BFGS iterations (10000, as the reference) */
+    int robust;                   /* refit with outliers as missing values (0) */
+    int custom_detected;          /* name the custom block "detected" (its period
+                                   * was found in the values, not given) (0) */
     tsa_stat_prophet_progress_fn progress; /* may be NULL */
     void *user;
 } tsa_stat_prophet_opts;
@@ -175,6 +191,7 @@ typedef struct tsa_stat_prophet {
     double objective;
     int iterations;
     int reason;           /* tsa_lbfgs_reason */
+    size_t n_outliers;    /* rows the robust refit treated as missing */
 } tsa_stat_prophet;
 
 /* Indices into theta. */
@@ -237,13 +254,14 @@ tsa_status tsa_stat_prophet_score(const tsa_stat_prophet *p, const double *u, co
                                   size_t n, double *raw, double *calibrated);
 
 /* Appends the fitted state to @w (check w->failed once at the end):
- *   u32 layout version (1), u64 n_train, u8 logistic, u8 has_ts,
+ *   u32 layout version (2), u64 n_train, u8 logistic, u8 has_ts,
  *   f64 u0, u_scale, y_scale, floor, cap, u64 S, f64[S] cp,
  *   u64 n_blocks, per block {str name, u8 type, u8 multiplicative,
  *   f64 period, u64 order, u64 col0, u64 ncols, f64 prior_scale},
  *   u64 K, u64 K_add, u64 n_holidays, i64[n_holidays] holidays,
  *   f64[3 + S + K] theta, u64 uncertainty_samples, u64 seed,
- *   f64[n_train] u_train, f64 objective, u32 iterations, u32 reason. */
+ *   f64[n_train] u_train, f64 objective, u32 iterations, u32 reason,
+ *   u64 n_outliers (layout 2; layout 1 ends before it and loads as 0). */
 void tsa_stat_prophet_save(const tsa_stat_prophet *p, tsa_wbuf *w);
 
 /* Reads what tsa_stat_prophet_save wrote into @out (zeroed or freed),
