@@ -8,11 +8,22 @@
  * filtered (the filter forgets its start geometrically, so this matches
  * filtering the whole training series for any chain that mixes).
  *
- * Anomaly score: the negative log one-step predictive density
- * -log p(y_t | y_0..y_{t-1}) from the forward filter (an online score; step
- * 0 uses the stationary mixture), calibrated by the empirical CDF of the
- * training scores with an exponential tail (anomaly/calibrate.h). Every
- * step gets a score: the context length is 0. */
+ * Anomaly score ("score"): smoothed (the default), the negative log
+ * leave-one-out density -log p(y_t | every other row) (stat/hmm.h,
+ * tsa_stat_hmm_loo), which tells a spike that returns from a regime switch
+ * that persists; or online, the negative log one-step predictive density
+ * -log p(y_t | y_0..y_{t-1}) from the forward filter (step 0 uses the
+ * stationary mixture). Calibrated by the empirical CDF of the training
+ * scores with an exponential tail (anomaly/calibrate.h). Every step gets a
+ * score: the context length is 0.
+ *
+ * Robust fit ("robust", on by default): after EM, training rows whose
+ * leave-one-out score exceeds tsa_stat_hmm_outlier_cut (farther than 5 sd,
+ * in density, from every state they could be in given their neighbours)
+ * are replaced by their conditional mean given the other rows and EM runs
+ * again, so spikes in the series being screened neither widen the states
+ * nor hide themselves; the calibration then leaves those rows out. With no
+ * such row (clean data) the fit and calibration are the plain ones. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +38,7 @@
 #define HMM_TAIL_ROWS 2048
 
 static const char *const hmm_cov_choices[] = {"diag", "full", NULL};
+static const char *const hmm_score_choices[] = {"smoothed", "online", NULL};
 
 static const tsa_param_spec hmm_params[] = {
     {"n_states", TSA_PARAM_INT, 3, NULL, 1, TSA_STAT_HMM_MAX_STATES, NULL,
@@ -49,12 +61,101 @@ static const tsa_param_spec hmm_params[] = {
      "1e-12)."},
     {"seed", TSA_PARAM_INT, 42, NULL, 0, 9007199254740992.0, NULL,
      "Random seed of the k-means++ initialisation."},
+    {"score", TSA_PARAM_STRING, 0, "smoothed", 0, 0, hmm_score_choices,
+     "Anomaly score: smoothed = -log p(y_t | all other rows), which tells a spike that "
+     "returns from a regime switch that persists; online = -log p(y_t | earlier rows), "
+     "which needs no later rows."},
+    {"robust", TSA_PARAM_BOOL, 1, NULL, 0, 1, NULL,
+     "Refit with the rows whose leave-one-out score is extreme treated as missing, so "
+     "outliers in the training series get no state or variance of their own."},
 };
 
 typedef struct hmm_state {
     tsa_stat_hmm h;
     tsa_calibrator cal;
+    int online; /* the score: 1 online, 0 smoothed (leave-one-out) */
+    size_t n_outliers; /* training rows the robust refit replaced */
 } hmm_state;
+
+/* The raw score of @x (n rows) under @h: see the top. */
+static tsa_status hmm_raw(const tsa_stat_hmm *h, int online, const double *x, size_t n,
+                          double *raw)
+{
+    if (online)
+        return tsa_stat_hmm_filter(h, x, n, NULL, raw, NULL, NULL);
+    return tsa_stat_hmm_loo(h, x, n, NULL, raw, NULL);
+}
+
+/* Refits at most this many times, stopping once the set of replaced rows
+ * stops changing (each refit sharpens the states, so spikes that hid in
+ * the widened states of the first fit can cross the cutoff in the next). */
+#define HMM_ROBUST_ROUNDS 3
+
+/* The robust refit (see the top): rows of @y (T, d) whose leave-one-out
+ * score under @h exceeds the outlier cutoff are replaced by their
+ * conditional mean given the other rows, and the model is refitted on the
+ * result into @h. *n_out: the rows replaced (0: @h is untouched). */
+static tsa_status hmm_refit(tsa_stat_hmm *h, const double *y, size_t T, size_t d,
+                            const tsa_stat_hmm_opts *o, size_t *n_out)
+{
+    *n_out = 0;
+    double *raw = malloc(T * sizeof *raw), *yc = malloc(T * d * sizeof *yc);
+    unsigned char *mask = calloc(2 * T, 1), *prev = mask ? mask + T : NULL;
+    tsa_status rc = raw && yc && mask ? TSA_OK : tsa_error(TSA_ENOMEM, "fit: out of memory");
+    for (int round = 0; rc == TSA_OK && round < HMM_ROBUST_ROUNDS; round++) {
+        rc = tsa_stat_hmm_loo(h, y, T, NULL, raw, yc);
+        if (rc != TSA_OK)
+            break;
+        const double cut = tsa_stat_hmm_outlier_cut(h);
+        size_t m = 0;
+        for (size_t t = 0; t < T; t++) {
+            mask[t] = raw[t] > cut;
+            m += mask[t];
+            if (!mask[t])
+                memcpy(yc + t * d, y + t * d, d * sizeof *yc);
+        }
+        if (memcmp(mask, prev, T) == 0)
+            break;
+        tsa_stat_hmm h2;
+        memset(&h2, 0, sizeof h2);
+        rc = tsa_stat_hmm_fit(&h2, yc, T, d, o);
+        if (rc != TSA_OK)
+            break;
+        tsa_stat_hmm_free(h);
+        *h = h2;
+        *n_out = m;
+        memcpy(prev, mask, T);
+    }
+    free(raw);
+    free(yc);
+    free(mask);
+    return rc;
+}
+
+/* Fits the calibrator on the scores @raw (T) of the rows the model does not
+ * take for outliers (all rows unless @robust), so that a contaminated
+ * training series does not stretch the normal scores' upper quantiles. */
+static tsa_status hmm_calibrate(tsa_calibrator *cal, const tsa_stat_hmm *h, const double *y,
+                                size_t T, int online, int robust, double *raw)
+{
+    TSA_TRY(hmm_raw(h, online, y, T, raw));
+    if (!robust)
+        return tsa_calibrator_fit(cal, raw, T);
+    double *loo = malloc(T * sizeof *loo);
+    TSA_FAIL_IF(!loo, TSA_ENOMEM, "fit: out of memory");
+    tsa_status rc = online ? tsa_stat_hmm_loo(h, y, T, NULL, loo, NULL) : TSA_OK;
+    if (!online)
+        memcpy(loo, raw, T * sizeof *loo);
+    const double cut = tsa_stat_hmm_outlier_cut(h);
+    size_t kept = 0;
+    for (size_t t = 0; rc == TSA_OK && t < T; t++)
+        if (!(loo[t] > cut))
+            raw[kept++] = raw[t];
+    if (rc == TSA_OK)
+        rc = tsa_calibrator_fit(cal, raw, kept);
+    free(loo);
+    return rc;
+}
 
 static const hmm_state *hmm_get(const tsa_model *m)
 {
@@ -120,16 +221,22 @@ static tsa_status hmm_fit(const tsa_model *m, void *state, const tsa_series *tra
     tsa_stat_hmm h;
     memset(&h, 0, sizeof h);
     TSA_TRY(tsa_stat_hmm_fit(&h, train->values, train->length, train->n_features, &o));
+    const int online = strcmp(tsa_param_str(m, "score"), "online") == 0;
+    const int robust = tsa_param_bool(m, "robust");
+    size_t n_out = 0;
+    tsa_status rc = robust ? hmm_refit(&h, train->values, train->length, train->n_features,
+                                       &o, &n_out)
+                           : TSA_OK;
 
     /* Calibrate on the training series scored exactly as tsa_model_score
      * would score it. */
     tsa_calibrator cal;
     double *raw = malloc(train->length * sizeof *raw);
-    tsa_status rc = raw ? TSA_OK : tsa_error(TSA_ENOMEM, "fit: out of memory");
+    if (rc == TSA_OK && !raw)
+        rc = tsa_error(TSA_ENOMEM, "fit: out of memory");
     if (rc == TSA_OK)
-        rc = tsa_stat_hmm_filter(&h, train->values, train->length, NULL, raw, NULL, NULL);
-    if (rc == TSA_OK)
-        rc = tsa_calibrator_fit(&cal, raw, train->length);
+        rc = hmm_calibrate(&cal, &h, train->values, train->length, online, robust && n_out,
+                           raw);
     free(raw);
     if (rc != TSA_OK) {
         tsa_stat_hmm_free(&h);
@@ -139,6 +246,8 @@ static tsa_status hmm_fit(const tsa_model *m, void *state, const tsa_series *tra
     tsa_stat_hmm_free(&s->h);
     s->h = h;
     s->cal = cal;
+    s->online = online;
+    s->n_outliers = n_out;
     *tail_len = train->length < HMM_TAIL_ROWS ? train->length : HMM_TAIL_ROWS;
     return TSA_OK;
 }
@@ -168,7 +277,7 @@ static tsa_status hmm_score(const tsa_model *m, const tsa_series *x, double *raw
     TSA_FAIL_IF(!s, TSA_ENOTFITTED, "score: the model is not fitted");
     TSA_FAIL_IF(x->n_features != s->h.d, TSA_ESHAPE,
                 "x: has %zu features, the model was fitted on %zu", x->n_features, s->h.d);
-    TSA_TRY(tsa_stat_hmm_filter(&s->h, x->values, x->length, NULL, raw, NULL, NULL));
+    TSA_TRY(hmm_raw(&s->h, s->online, x->values, x->length, raw));
     for (size_t t = 0; t < x->length; t++)
         calibrated[t] = tsa_calibrator_cdf(&s->cal, raw[t]);
     return TSA_OK;
@@ -180,6 +289,8 @@ static tsa_status hmm_save(const tsa_model *m, tsa_wbuf *w)
     TSA_FAIL_IF(!s, TSA_ENOTFITTED, "save: the HMM state is missing");
     tsa_stat_hmm_save(&s->h, w);
     tsa_calibrator_save(&s->cal, w);
+    tsa_wbuf_u8(w, (uint8_t)(s->online ? 1 : 2));
+    tsa_wbuf_u64(w, (uint64_t)s->n_outliers);
     TSA_FAIL_IF(w->failed, TSA_ENOMEM, "save: out of memory writing the HMM state");
     return TSA_OK;
 }
@@ -191,6 +302,13 @@ static tsa_status hmm_load(const tsa_model *m, void *state, tsa_rbuf *r)
     TSA_TRY(tsa_stat_hmm_load(&h, m->n_features, r));
     tsa_calibrator cal;
     tsa_status rc = tsa_calibrator_load(&cal, r);
+    /* States written before the score choice end here: online scores. */
+    uint8_t mode = 1;
+    uint64_t n_out = 0;
+    if (rc == TSA_OK && tsa_rbuf_remaining(r) &&
+        (tsa_rbuf_u8(r, &mode) || mode < 1 || mode > 2 || tsa_rbuf_u64(r, &n_out) ||
+         n_out > h.n_train))
+        rc = tsa_error(TSA_EFORMAT, "HMM state: bad score mode or outlier count");
     if (rc == TSA_OK && m->n_train && h.n_train != m->n_train)
         rc = tsa_error(TSA_EFORMAT, "HMM state: fitted on %zu rows, the model header says %zu",
                        h.n_train, m->n_train);
@@ -202,6 +320,8 @@ static tsa_status hmm_load(const tsa_model *m, void *state, tsa_rbuf *r)
     tsa_stat_hmm_free(&s->h);
     s->h = h;
     s->cal = cal;
+    s->online = mode == 1;
+    s->n_outliers = (size_t)n_out;
     return TSA_OK;
 }
 
@@ -298,6 +418,8 @@ static tsa_status hmm_info(const tsa_model *m, cJSON *obj)
     bad |= hmm_num(obj, "bic", h->bic);
     bad |= hmm_num(obj, "n_params", (double)tsa_stat_hmm_n_params(K, d, h->cov));
     bad |= hmm_num(obj, "n_iter", (double)h->n_iter);
+    bad |= hmm_add(obj, "score", cJSON_CreateString(s->online ? "online" : "smoothed"));
+    bad |= hmm_num(obj, "outliers", (double)s->n_outliers);
     bad |= cJSON_AddBoolToObject(obj, "converged", h->converged) ? 0 : -1;
     bad |= hmm_add(obj, "layout",
                    cJSON_CreateString("states ordered by the mean of feature 0; "
@@ -331,8 +453,8 @@ const tsa_kind tsa_kind_hmm = {
     .description = "Gaussian hidden Markov model: scaled Baum-Welch EM from k-means++ starts "
                    "(diagonal or full covariances, states by BIC on request), forecasts of "
                    "the predictive mixture with exact quantile intervals, anomaly score = "
-                   "negative log one-step predictive density (calibrated on training "
-                   "scores).",
+                   "negative log leave-one-out (or one-step) predictive density, calibrated "
+                   "on training scores; robust refit without outlying rows.",
     .caps = TSA_CAP_FORECAST | TSA_CAP_SCORE | TSA_CAP_MULTIVARIATE | TSA_CAP_INTERVALS,
     .params = hmm_params,
     .n_params = sizeof hmm_params / sizeof hmm_params[0],

@@ -1150,6 +1150,105 @@ tsa_status tsa_stat_hmm_filter(const tsa_stat_hmm *h, const double *y, size_t n,
     return TSA_OK;
 }
 
+/* The leave-one-out density by one forward and one backward pass: with
+ * pred_t = P(s_t | y_<t) (the filter's prediction) and beta_t(k) =
+ * p(y_>t | s_t = k) (renormalised each step), y_t is independent of the
+ * rest given s_t, so
+ *   p(y_t | y_-t) = sum_k pred_t(k) beta_t(k) N(y_t; k) / sum_k pred_t(k) beta_t(k).
+ * At the last step beta = 1 and this is the filter's one-step density. */
+tsa_status tsa_stat_hmm_loo(const tsa_stat_hmm *h, const double *y, size_t n,
+                            const double *init, double *neglogp, double *cmean)
+{
+    TSA_TRY(check_fitted(h));
+    TSA_FAIL_IF((!y || !neglogp) && n > 0, TSA_EINVAL, "HMM: NULL argument");
+    if (n == 0)
+        return TSA_OK;
+    size_t K = h->K, d = h->d;
+    TSA_FAIL_IF(n > SIZE_MAX / (2 * K * sizeof(double)) - 4, TSA_ENOMEM,
+                "HMM: out of memory for %zu rows", n);
+    /* pred, logb (n, K) each; alpha, beta, next, b (K each); z, w (d each) */
+    double *s = malloc((2 * n * K + 4 * K + 2 * d) * sizeof *s);
+    TSA_FAIL_IF(!s, TSA_ENOMEM, "HMM: out of memory for %zu rows", n);
+    double *pred = s, *logb = pred + n * K, *alpha = logb + n * K, *beta = alpha + K;
+    double *next = beta + K, *b = next + K, *z = b + K, *w = z + d;
+    memcpy(alpha, init ? init : h->stat, K * sizeof *alpha);
+    for (size_t t = 0; t < n; t++) {
+        double *p = pred + t * K;
+        if (t == 0)
+            memcpy(p, alpha, K * sizeof *p);
+        else
+            predict(K, h->A, alpha, p);
+        standardise_row(h, y + t * d, z);
+        emis_logb(h, z, logb + t * K, w);
+        memcpy(b, logb + t * K, K * sizeof *b);
+        fwd_step(K, p, b, alpha);
+    }
+    for (size_t k = 0; k < K; k++)
+        beta[k] = 1.0;
+    for (size_t t = n; t-- > 0;) {
+        const double *p = pred + t * K, *lb = logb + t * K;
+        double m = -INFINITY;
+        for (size_t k = 0; k < K; k++)
+            if (p[k] * beta[k] > 0.0 && lb[k] > m)
+                m = lb[k];
+        double num = 0.0, den = 0.0;
+        for (size_t k = 0; k < K; k++) {
+            const double wk = p[k] * beta[k];
+            den += wk;
+            num += wk > 0.0 ? wk * exp(lb[k] - m) : 0.0;
+        }
+        /* No state both reachable and consistent with the future: no
+         * finite density (as the filter's -log p = +Inf). */
+        neglogp[t] = m > -INFINITY && den > 0.0 ? -(m + log(num / den)) + h->log_scale
+                                                 : INFINITY;
+        if (cmean) {
+            /* E[y_t | y_-t] = sum_k P(s_t = k | y_-t) mu_k (data units). */
+            double *c = cmean + t * d;
+            for (size_t j = 0; j < d; j++) {
+                double v = 0.0;
+                for (size_t k = 0; k < K; k++)
+                    v += (den > 0.0 ? p[k] * beta[k] / den : h->stat[k]) * h->means[k * d + j];
+                c[j] = h->loc[j] + h->scale[j] * v;
+            }
+        }
+        if (t == 0)
+            break;
+        /* beta_{t-1}(i) = sum_j A_ij N(y_t; j) beta_t(j), scaled by exp(-M)
+         * and renormalised (only ratios matter). */
+        double M = -INFINITY;
+        for (size_t k = 0; k < K; k++)
+            if (lb[k] > M)
+                M = lb[k];
+        for (size_t j = 0; j < K; j++)
+            b[j] = M > -INFINITY ? exp(lb[j] - M) * beta[j] : beta[j];
+        double sum = 0.0;
+        for (size_t i = 0; i < K; i++) {
+            const double *row = h->A + i * K;
+            double v = 0.0;
+            for (size_t j = 0; j < K; j++)
+                v += row[j] * b[j];
+            next[i] = v;
+            sum += v;
+        }
+        for (size_t i = 0; i < K; i++)
+            beta[i] = sum > 0.0 && isfinite(sum) ? next[i] / sum : 1.0;
+    }
+    free(s);
+    return TSA_OK;
+}
+
+/* Mahalanobis radius (squared, chi-square with d degrees of freedom) whose
+ * tail probability is that of 5 standard deviations in one dimension. */
+#define HMM_OUTLIER_TAIL 5.733031438470704e-7
+
+double tsa_stat_hmm_outlier_cut(const tsa_stat_hmm *h)
+{
+    double top = -INFINITY;
+    for (size_t k = 0; k < h->K; k++)
+        top = fmax(top, h->lognorm[k]);
+    return -top + 0.5 * gsl_cdf_chisq_Qinv(HMM_OUTLIER_TAIL, (double)h->d) + h->log_scale;
+}
+
 /* ---- forecasting --------------------------------------------------------- */
 
 /* The quantile of the Gaussian mixture sum_k w_k N(mu_k, sd_k^2) with lower

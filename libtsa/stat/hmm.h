@@ -152,6 +152,27 @@ tsa_status tsa_stat_hmm_filter(const tsa_stat_hmm *h, const double *y, size_t n,
                                const double *init, double *neglogp, double *last,
                                double *loglik);
 
+/* The leave-one-out anomaly score over @y (n, d): neglogp (n) =
+ * -log p(y_t | every other row of y) in data units, from the forward
+ * filter's predictions and the backward probabilities of the rows after t
+ * (the initial distribution as tsa_stat_hmm_filter). Unlike the online
+ * score, a single-step excursion into another state's range is judged by
+ * what follows: a regime switch that persists scores as the switch it is,
+ * a spike that returns scores as an outlier. The last row has no future
+ * and gets the online score. cmean (n, d), optional: E[y_t | y_-t], the
+ * mixture mean under the same state weights. O(n K^2) time, O(n K)
+ * memory. Returns
+ * TSA_OK, TSA_EINVAL or TSA_ENOMEM. */
+tsa_status tsa_stat_hmm_loo(const tsa_stat_hmm *h, const double *y, size_t n,
+                            const double *init, double *neglogp, double *cmean);
+
+/* The outlier cutoff of the robust fit, a leave-one-out score (data units):
+ * a row scoring above it has a density below that of a point at the
+ * 5-sigma Mahalanobis radius (the chi-square radius of the same tail mass,
+ * 5.7e-7, in d dimensions) of the most concentrated state, so it is that
+ * far from every state it could be in given its neighbours. */
+double tsa_stat_hmm_outlier_cut(const tsa_stat_hmm *h);
+
 /* Forecasts @horizon steps from the filtered distribution @p0 (K) of the
  * last observed step: the state distribution h steps ahead is p0 A^h, the
  * point forecast the mixture mean sum_k p_h(k) mu_k, and [lower, upper] the

@@ -427,6 +427,54 @@ TEST(score_is_negative_log_predictive_density)
     tsa_stat_hmm_free(&h);
 }
 
+/* The leave-one-out score against its definition: p(y_t | y_-t) =
+ * p(y) / integral of p(y with y_t = v) dv, the integral by the trapezoid
+ * rule over the filter's likelihood; likewise the conditional mean. */
+TEST(loo_score_is_the_conditional_density)
+{
+    const double A[4] = {0.9, 0.1, 0.3, 0.7};
+    tsa_stat_hmm h;
+    CHECK_OK(two_state(&h, A));
+    if (!h.K)
+        return;
+    enum { N = 6 };
+    const double y[N] = {1.5, 10.0, 0.2, 12.5, 11.0, 2.0};
+    double raw[N], cm[N], online[N];
+    CHECK_OK(tsa_stat_hmm_loo(&h, y, N, NULL, raw, cm));
+    CHECK_OK(tsa_stat_hmm_filter(&h, y, N, NULL, online, NULL, NULL));
+    for (int t = 0; t < N; t++) {
+        double ll, yv[N], z = 0.0, zv = 0.0, prev = 0.0, prev_v = 0.0;
+        memcpy(yv, y, sizeof yv);
+        CHECK_OK(tsa_stat_hmm_filter(&h, y, N, NULL, NULL, NULL, &ll));
+        const double lo = -40.0, step = 1e-3;
+        for (int i = 0; i <= 100000; i++) {
+            const double v = lo + step * i;
+            double lv;
+            yv[t] = v;
+            tsa_stat_hmm_filter(&h, yv, N, NULL, NULL, NULL, &lv);
+            const double f = exp(lv - ll);
+            if (i) {
+                z += 0.5 * step * (f + prev);
+                zv += 0.5 * step * (f * v + prev_v);
+            }
+            prev = f;
+            prev_v = f * v;
+        }
+        CHECK_NEAR(raw[t], log(z), 1e-6);
+        CHECK_NEAR(cm[t], zv / z, 1e-6);
+    }
+    /* The last row has no future: the online score. */
+    CHECK_NEAR(raw[N - 1], online[N - 1], 1e-12);
+    /* A one-step excursion to the other state's range (y[2] = 0.2 between
+     * rows of state 1 at 10 and 12.5) scores worse than under the filter,
+     * which cannot see that the series returns. */
+    CHECK(raw[2] > online[2]);
+    /* The outlier cutoff: the density of the tighter state (sd 1 in data
+     * units) 5 sd from its mean. */
+    CHECK_NEAR(tsa_stat_hmm_outlier_cut(&h), 0.5 * log(2.0 * M_PI) + 12.5, 1e-9);
+    tsa_stat_hmm_free(&h);
+}
+
 /* P(X <= x) of a 2-component mixture. */
 static double mix_cdf(double x, const double *w, const double *m, const double *s)
 {
@@ -707,6 +755,7 @@ TEST_LIST(TEST_CASE(recovers_three_state_process), TEST_CASE(em_loglik_never_dec
           TEST_CASE(viterbi_and_posteriors_follow_the_true_path),
           TEST_CASE(full_covariance_recovers_means_and_correlations),
           TEST_CASE(bic_picks_three_states), TEST_CASE(score_is_negative_log_predictive_density),
+          TEST_CASE(loo_score_is_the_conditional_density),
           TEST_CASE(forecast_intervals_are_exact_mixture_quantiles),
           TEST_CASE(forecast_of_fitted_model_reaches_stationary_mean),
           TEST_CASE(long_series_is_numerically_safe), TEST_CASE(fit_errors),
