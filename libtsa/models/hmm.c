@@ -8,12 +8,14 @@
  * filtered (the filter forgets its start geometrically, so this matches
  * filtering the whole training series for any chain that mixes).
  *
- * Anomaly score ("score"): smoothed (the default), the negative log
- * leave-one-out density -log p(y_t | every other row) (stat/hmm.h,
- * tsa_stat_hmm_loo), which tells a spike that returns from a regime switch
- * that persists; or online, the negative log one-step predictive density
+ * Anomaly score ("score"): smoothed, the negative log leave-one-out
+ * density -log p(y_t | every other row) (stat/hmm.h, tsa_stat_hmm_loo),
+ * which tells a spike that returns from a regime switch that persists;
+ * online, the negative log one-step predictive density
  * -log p(y_t | y_0..y_{t-1}) from the forward filter (step 0 uses the
- * stationary mixture). Calibrated by the empirical CDF of the training
+ * stationary mixture), which is surprised by the first step of any switch,
+ * a level shift included; or max (the default), the larger of the two, so
+ * neither spikes nor one-off shifts are absorbed. Calibrated by the empirical CDF of the training
  * scores with an exponential tail (anomaly/calibrate.h). Every step gets a
  * score: the context length is 0.
  *
@@ -38,7 +40,10 @@
 #define HMM_TAIL_ROWS 2048
 
 static const char *const hmm_cov_choices[] = {"diag", "full", NULL};
-static const char *const hmm_score_choices[] = {"smoothed", "online", NULL};
+static const char *const hmm_score_choices[] = {"max", "smoothed", "online", NULL};
+
+/* The score choices, as saved (one byte after the calibrator). */
+enum { HMM_SCORE_ONLINE = 1, HMM_SCORE_SMOOTHED = 2, HMM_SCORE_MAX = 3 };
 
 static const tsa_param_spec hmm_params[] = {
     {"n_states", TSA_PARAM_INT, 3, NULL, 1, TSA_STAT_HMM_MAX_STATES, NULL,
@@ -61,10 +66,11 @@ static const tsa_param_spec hmm_params[] = {
      "1e-12)."},
     {"seed", TSA_PARAM_INT, 42, NULL, 0, 9007199254740992.0, NULL,
      "Random seed of the k-means++ initialisation."},
-    {"score", TSA_PARAM_STRING, 0, "smoothed", 0, 0, hmm_score_choices,
+    {"score", TSA_PARAM_STRING, 0, "max", 0, 0, hmm_score_choices,
      "Anomaly score: smoothed = -log p(y_t | all other rows), which tells a spike that "
      "returns from a regime switch that persists; online = -log p(y_t | earlier rows), "
-     "which needs no later rows."},
+     "which needs no later rows and flags the first step of any switch; max = the larger "
+     "of the two."},
     {"robust", TSA_PARAM_BOOL, 1, NULL, 0, 1, NULL,
      "Refit with the rows whose leave-one-out score is extreme treated as missing, so "
      "outliers in the training series get no state or variance of their own."},
@@ -73,17 +79,29 @@ static const tsa_param_spec hmm_params[] = {
 typedef struct hmm_state {
     tsa_stat_hmm h;
     tsa_calibrator cal;
-    int online; /* the score: 1 online, 0 smoothed (leave-one-out) */
+    int score; /* HMM_SCORE_* */
     size_t n_outliers; /* training rows the robust refit replaced */
 } hmm_state;
 
 /* The raw score of @x (n rows) under @h: see the top. */
-static tsa_status hmm_raw(const tsa_stat_hmm *h, int online, const double *x, size_t n,
+static tsa_status hmm_raw(const tsa_stat_hmm *h, int score, const double *x, size_t n,
                           double *raw)
 {
-    if (online)
+    if (score == HMM_SCORE_ONLINE)
         return tsa_stat_hmm_filter(h, x, n, NULL, raw, NULL, NULL);
-    return tsa_stat_hmm_loo(h, x, n, NULL, raw, NULL);
+    if (score == HMM_SCORE_SMOOTHED)
+        return tsa_stat_hmm_loo(h, x, n, NULL, raw, NULL);
+    /* Both are negative log densities of y_t in data units: the larger
+     * says how surprising y_t is given its past or given all other rows. */
+    double *on = malloc((n ? n : 1) * sizeof *on);
+    TSA_FAIL_IF(!on, TSA_ENOMEM, "score: out of memory for %zu rows", n);
+    tsa_status rc = tsa_stat_hmm_filter(h, x, n, NULL, on, NULL, NULL);
+    if (rc == TSA_OK)
+        rc = tsa_stat_hmm_loo(h, x, n, NULL, raw, NULL);
+    for (size_t t = 0; rc == TSA_OK && t < n; t++)
+        raw[t] = fmax(raw[t], on[t]);
+    free(on);
+    return rc;
 }
 
 /* Refits at most this many times, stopping once the set of replaced rows
@@ -136,15 +154,16 @@ static tsa_status hmm_refit(tsa_stat_hmm *h, const double *y, size_t T, size_t d
  * take for outliers (all rows unless @robust), so that a contaminated
  * training series does not stretch the normal scores' upper quantiles. */
 static tsa_status hmm_calibrate(tsa_calibrator *cal, const tsa_stat_hmm *h, const double *y,
-                                size_t T, int online, int robust, double *raw)
+                                size_t T, int score, int robust, double *raw)
 {
-    TSA_TRY(hmm_raw(h, online, y, T, raw));
+    TSA_TRY(hmm_raw(h, score, y, T, raw));
     if (!robust)
         return tsa_calibrator_fit(cal, raw, T);
     double *loo = malloc(T * sizeof *loo);
     TSA_FAIL_IF(!loo, TSA_ENOMEM, "fit: out of memory");
-    tsa_status rc = online ? tsa_stat_hmm_loo(h, y, T, NULL, loo, NULL) : TSA_OK;
-    if (!online)
+    tsa_status rc = score != HMM_SCORE_SMOOTHED ? tsa_stat_hmm_loo(h, y, T, NULL, loo, NULL)
+                                                : TSA_OK;
+    if (score == HMM_SCORE_SMOOTHED)
         memcpy(loo, raw, T * sizeof *loo);
     const double cut = tsa_stat_hmm_outlier_cut(h);
     size_t kept = 0;
@@ -221,7 +240,10 @@ static tsa_status hmm_fit(const tsa_model *m, void *state, const tsa_series *tra
     tsa_stat_hmm h;
     memset(&h, 0, sizeof h);
     TSA_TRY(tsa_stat_hmm_fit(&h, train->values, train->length, train->n_features, &o));
-    const int online = strcmp(tsa_param_str(m, "score"), "online") == 0;
+    const char *sc = tsa_param_str(m, "score");
+    const int score = strcmp(sc, "online") == 0     ? HMM_SCORE_ONLINE
+                      : strcmp(sc, "smoothed") == 0 ? HMM_SCORE_SMOOTHED
+                                                    : HMM_SCORE_MAX;
     const int robust = tsa_param_bool(m, "robust");
     size_t n_out = 0;
     tsa_status rc = robust ? hmm_refit(&h, train->values, train->length, train->n_features,
@@ -235,7 +257,7 @@ static tsa_status hmm_fit(const tsa_model *m, void *state, const tsa_series *tra
     if (rc == TSA_OK && !raw)
         rc = tsa_error(TSA_ENOMEM, "fit: out of memory");
     if (rc == TSA_OK)
-        rc = hmm_calibrate(&cal, &h, train->values, train->length, online, robust && n_out,
+        rc = hmm_calibrate(&cal, &h, train->values, train->length, score, robust && n_out,
                            raw);
     free(raw);
     if (rc != TSA_OK) {
@@ -246,7 +268,7 @@ static tsa_status hmm_fit(const tsa_model *m, void *state, const tsa_series *tra
     tsa_stat_hmm_free(&s->h);
     s->h = h;
     s->cal = cal;
-    s->online = online;
+    s->score = score;
     s->n_outliers = n_out;
     *tail_len = train->length < HMM_TAIL_ROWS ? train->length : HMM_TAIL_ROWS;
     return TSA_OK;
@@ -277,7 +299,7 @@ static tsa_status hmm_score(const tsa_model *m, const tsa_series *x, double *raw
     TSA_FAIL_IF(!s, TSA_ENOTFITTED, "score: the model is not fitted");
     TSA_FAIL_IF(x->n_features != s->h.d, TSA_ESHAPE,
                 "x: has %zu features, the model was fitted on %zu", x->n_features, s->h.d);
-    TSA_TRY(hmm_raw(&s->h, s->online, x->values, x->length, raw));
+    TSA_TRY(hmm_raw(&s->h, s->score, x->values, x->length, raw));
     for (size_t t = 0; t < x->length; t++)
         calibrated[t] = tsa_calibrator_cdf(&s->cal, raw[t]);
     return TSA_OK;
@@ -289,7 +311,7 @@ static tsa_status hmm_save(const tsa_model *m, tsa_wbuf *w)
     TSA_FAIL_IF(!s, TSA_ENOTFITTED, "save: the HMM state is missing");
     tsa_stat_hmm_save(&s->h, w);
     tsa_calibrator_save(&s->cal, w);
-    tsa_wbuf_u8(w, (uint8_t)(s->online ? 1 : 2));
+    tsa_wbuf_u8(w, (uint8_t)s->score);
     tsa_wbuf_u64(w, (uint64_t)s->n_outliers);
     TSA_FAIL_IF(w->failed, TSA_ENOMEM, "save: out of memory writing the HMM state");
     return TSA_OK;
@@ -303,10 +325,10 @@ static tsa_status hmm_load(const tsa_model *m, void *state, tsa_rbuf *r)
     tsa_calibrator cal;
     tsa_status rc = tsa_calibrator_load(&cal, r);
     /* States written before the score choice end here: online scores. */
-    uint8_t mode = 1;
+    uint8_t mode = HMM_SCORE_ONLINE;
     uint64_t n_out = 0;
     if (rc == TSA_OK && tsa_rbuf_remaining(r) &&
-        (tsa_rbuf_u8(r, &mode) || mode < 1 || mode > 2 || tsa_rbuf_u64(r, &n_out) ||
+        (tsa_rbuf_u8(r, &mode) || mode < HMM_SCORE_ONLINE || mode > HMM_SCORE_MAX || tsa_rbuf_u64(r, &n_out) ||
          n_out > h.n_train))
         rc = tsa_error(TSA_EFORMAT, "HMM state: bad score mode or outlier count");
     if (rc == TSA_OK && m->n_train && h.n_train != m->n_train)
@@ -320,7 +342,7 @@ static tsa_status hmm_load(const tsa_model *m, void *state, tsa_rbuf *r)
     tsa_stat_hmm_free(&s->h);
     s->h = h;
     s->cal = cal;
-    s->online = mode == 1;
+    s->score = mode;
     s->n_outliers = (size_t)n_out;
     return TSA_OK;
 }
@@ -418,7 +440,7 @@ static tsa_status hmm_info(const tsa_model *m, cJSON *obj)
     bad |= hmm_num(obj, "bic", h->bic);
     bad |= hmm_num(obj, "n_params", (double)tsa_stat_hmm_n_params(K, d, h->cov));
     bad |= hmm_num(obj, "n_iter", (double)h->n_iter);
-    bad |= hmm_add(obj, "score", cJSON_CreateString(s->online ? "online" : "smoothed"));
+    bad |= hmm_add(obj, "score", cJSON_CreateString(hmm_score_choices[HMM_SCORE_MAX - s->score]));
     bad |= hmm_num(obj, "outliers", (double)s->n_outliers);
     bad |= cJSON_AddBoolToObject(obj, "converged", h->converged) ? 0 : -1;
     bad |= hmm_add(obj, "layout",

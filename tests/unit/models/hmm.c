@@ -159,7 +159,7 @@ TEST(fit_recovers_known_process)
         CHECK(cJSON_GetObjectItem(st, "covariances") == NULL);
         /* Clean data: the robust refit replaces nothing. */
         CHECK(num(st, "outliers") == 0);
-        CHECK(strcmp(cJSON_GetObjectItem(st, "score")->valuestring, "smoothed") == 0);
+        CHECK(strcmp(cJSON_GetObjectItem(st, "score")->valuestring, "max") == 0);
         cJSON *mu = cJSON_GetObjectItem(st, "means"), *var = cJSON_GetObjectItem(st, "variances");
         cJSON *A = cJSON_GetObjectItem(st, "transition_matrix");
         cJSON *pi = cJSON_GetObjectItem(st, "initial_distribution");
@@ -467,9 +467,9 @@ TEST(detect_flags_injected_outliers)
         double raw[N_TEST], cal[N_TEST];
         CHECK_OK(tsa_model_score(m, &x, raw, cal));
         CHECK(memcmp(raw, d->raw, sizeof raw) == 0 && memcmp(cal, d->calibrated, sizeof cal) == 0);
-        /* The smoothed score uses the rows after t: a prefix's last row has
-         * no future (the online score there), the others match to rounding
-         * once the backward recursion has forgotten the cut. */
+        /* The default score's smoothed part uses the rows after t: a
+         * prefix's rows match to rounding once the backward recursion has
+         * forgotten the cut. */
         tsa_series pre = tsa_series_view(y, 700, 1);
         double r2[700];
         CHECK_OK(tsa_model_score(m, &pre, r2, NULL));
@@ -564,6 +564,42 @@ TEST(detect_on_own_contaminated_series)
     CHECK(sd_err[2] < 0.02 && sd_err[2] < sd_err[1]);
     /* The online score misses spikes that look like switches. */
     CHECK(found[0] < found[2]);
+}
+
+/* A level shift is one switch: the smoothed score alone calls its first
+ * step normal (the rows after it confirm the new level), the online score
+ * is surprised by it, and the default (the larger of the two) keeps it in
+ * the top few percent. */
+TEST(level_shift_is_reported)
+{
+    enum { T = 2000, SHIFT = 1000 };
+    static double y[T];
+    tsa_rng r;
+    tsa_rng_seed(&r, 9);
+    for (size_t t = 0; t < T; t++)
+        y[t] = 0.5 * tsa_rng_normal(&r) + (t >= SHIFT ? 3.0 : 0.0);
+    static const char *const cfg[] = {"{\"score\": \"smoothed\"}", NULL};
+    double cal_at[2] = {0};
+    for (int c = 0; c < 2; c++) {
+        tsa_model *m = fit_with(cfg[c], y, T, 1);
+        CHECK(m != NULL);
+        if (!m)
+            continue;
+        tsa_series x = tsa_series_view(y, T, 1);
+        tsa_detection *d = NULL;
+        CHECK_OK(tsa_model_detect(m, &x, 0.99, &d));
+        if (d) {
+            cal_at[c] = d->calibrated[SHIFT];
+            printf("# %s: calibrated score at the shift %.4f, %zu flags in %d steps\n",
+                   cfg[c] ? cfg[c] : "defaults", cal_at[c], d->n_anomalies, T);
+            CHECK(d->n_anomalies <= T / 50);
+        }
+        tsa_detection_free(d);
+        tsa_model_free(m);
+    }
+    /* The online part's surprise at a one-off switch is about -log of the
+     * fitted switch probability, log T: near the 99th percentile here. */
+    CHECK(cal_at[0] < 0.9 && cal_at[1] > 0.95);
 }
 
 /* Solves F(x) = a for the 1-D mixture of (w, mu, sd) by bisection. */
@@ -824,6 +860,7 @@ TEST_LIST(TEST_CASE(fit_recovers_known_process), TEST_CASE(parameter_errors_name
           TEST_CASE(fit_errors), TEST_CASE(auto_states_picks_three),
           TEST_CASE(full_covariance_2d), TEST_CASE(progress_is_monotone_and_cancels),
           TEST_CASE(detect_flags_injected_outliers), TEST_CASE(detect_on_own_contaminated_series),
+          TEST_CASE(level_shift_is_reported),
           TEST_CASE(forecast_checks_against_reported_parameters),
           TEST_CASE(save_load_round_trip), TEST_CASE(forecast_and_score_errors),
           TEST_CASE(concurrent_forecast_and_score))
