@@ -328,8 +328,8 @@ static tsa_status hmm_load(const tsa_model *m, void *state, tsa_rbuf *r)
     uint8_t mode = HMM_SCORE_ONLINE;
     uint64_t n_out = 0;
     if (rc == TSA_OK && tsa_rbuf_remaining(r) &&
-        (tsa_rbuf_u8(r, &mode) || mode < HMM_SCORE_ONLINE || mode > HMM_SCORE_MAX || tsa_rbuf_u64(r, &n_out) ||
-         n_out > h.n_train))
+        (tsa_rbuf_u8(r, &mode) || mode < HMM_SCORE_ONLINE || mode > HMM_SCORE_MAX ||
+         tsa_rbuf_u64(r, &n_out) || n_out > h.n_train))
         rc = tsa_error(TSA_EFORMAT, "HMM state: bad score mode or outlier count");
     if (rc == TSA_OK && m->n_train && h.n_train != m->n_train)
         rc = tsa_error(TSA_EFORMAT, "HMM state: fitted on %zu rows, the model header says %zu",
