@@ -1636,7 +1636,8 @@ tsa_status tsa_stat_prophet_fit(tsa_stat_prophet *out, const double *y, const in
         const double nn = (double)(n - masked);
         const double sigma = fmax(sqrt(rss / (0.5 * (nn + sqrt(nn * nn + 16.0 * rss)))), SIGMA_MIN);
         fit.theta[TSA_STAT_PROPHET_LOG_SIGMA] = log(sigma);
-        fit.sigma = sigma;
+        /* As load computes it, so a saved model predicts bit for bit. */
+        fit.sigma = exp(fit.theta[TSA_STAT_PROPHET_LOG_SIGMA]);
     }
     fit.n_outliers = masked;
 done:

@@ -595,6 +595,26 @@ TEST(detects_spikes_in_own_training_series)
             cJSON *root, *st = info_state(m, &root);
             outliers = st ? cJSON_GetObjectItem(st, "outliers")->valuedouble : -1;
             cJSON_Delete(root);
+            /* The robust state (its sigma and outlier count) survives save
+             * and load bit for bit. */
+            void *buf = NULL;
+            size_t len = 0;
+            tsa_model *copy = NULL;
+            CHECK_OK(tsa_model_save(m, &buf, &len));
+            if (buf)
+                CHECK_OK(tsa_model_load(buf, len, &copy));
+            tsa_free(buf);
+            if (copy) {
+                static double r1[2000], r2[2000];
+                tsa_series x = tsa_series_view(g->values, n, 1);
+                CHECK_OK(tsa_model_score(m, &x, r1, NULL));
+                CHECK_OK(tsa_model_score(copy, &x, r2, NULL));
+                CHECK(memcmp(r1, r2, n * sizeof *r1) == 0);
+                st = info_state(copy, &root);
+                CHECK(st && cJSON_GetObjectItem(st, "outliers")->valuedouble == outliers);
+                cJSON_Delete(root);
+            }
+            tsa_model_free(copy);
         }
         tsa_model_free(m);
     }
