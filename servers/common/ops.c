@@ -1425,6 +1425,13 @@ done:
     return out;
 }
 
+const char *tsa_default_detector(size_t n_features)
+{
+    if (n_features == 1 && (tsa_kind_capabilities("prophet") & TSA_CAP_SCORE))
+        return "prophet";
+    return "multivariate";
+}
+
 cJSON *tsa_op_forecast_and_detect(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
 {
     if (!cJSON_IsObject(req))
@@ -1456,8 +1463,17 @@ cJSON *tsa_op_forecast_and_detect(tsa_svc *svc, const cJSON *req, tsa_svc_error 
         tsa_store_model_clear(&meta);
     cJSON_AddStringToObject(freq, fc_stored ? "model_name" : "model_type", fc_model);
     cJSON_AddNumberToObject(freq, "steps_ahead", (double)steps);
-    if (!an_model) /* the coordinator's default */
-        an_model = tsa_kind_capabilities("hmm") ? "hmm" : fc_model;
+    if (!an_model) { /* the coordinator's default */
+        tsa_owned_series probe;
+        char perr[256];
+        size_t k = 1;
+        if (tsa_series_from_json(cJSON_GetObjectItemCaseSensitive(req, "data"), "data", &probe, perr,
+                                 sizeof perr) == 0) {
+            k = probe.view.n_features;
+            tsa_owned_series_free(&probe);
+        }
+        an_model = tsa_default_detector(k);
+    }
     int an_stored = tsa_store_model_get_meta(svc->store, an_model, &meta, err) == TSA_STORE_OK;
     if (an_stored)
         tsa_store_model_clear(&meta);

@@ -56,6 +56,11 @@ cJSON *tsa_svc_error_json(const tsa_svc_error *e);
  * returning non-zero cancels. */
 typedef int (*tsa_svc_progress_fn)(const tsa_progress *p, void *user);
 
+/* The detector coordinated analyses use when none is named: the robust
+ * Prophet-style model for one feature (it fits the seasonality it detects
+ * and refits without outliers), VAR's Mahalanobis score for several. */
+const char *tsa_default_detector(size_t n_features);
+
 /* POST data/generate. */
 cJSON *tsa_op_generate(const cJSON *req, tsa_svc_error *e);
 /* Trains and stores a model. @task: "forecasting" or "anomaly". */

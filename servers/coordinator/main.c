@@ -159,7 +159,7 @@ static cJSON *coordinated(void *ctx, const cJSON *args, tsa_tool_call *call, tsa
     const char *fm = str_arg(args, "forecasting_model", "multivariate");
     const char *am = str_arg(args, "anomaly_model", NULL);
     if (!am)
-        am = tsa_kind_capabilities("hmm") ? "hmm" : "multivariate";
+        am = tsa_default_detector(hist.view.n_features);
     double steps = num_arg(args, "steps_ahead", 10), thr = num_arg(args, "threshold", 0.95);
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(args, "data");
     a2a_job jobs[2];
@@ -363,7 +363,7 @@ static cJSON *anomaly_aware(void *ctx, const cJSON *args, tsa_tool_call *call, t
     const char *fm = str_arg(args, "forecasting_model", "multivariate");
     const char *am = str_arg(args, "anomaly_model", NULL);
     if (!am) /* as coordinated_analysis */
-        am = tsa_kind_capabilities("hmm") ? "hmm" : "multivariate";
+        am = tsa_default_detector(s.view.n_features);
     double steps = num_arg(args, "steps_ahead", 10), thr = num_arg(args, "threshold", 0.95);
     /* 1. Explain the anomalies (gives the detector's expected values). */
     a2a_job ex = {"anomaly", c->anomaly_url, "explain_anomalies", cJSON_CreateObject(), c->timeout_ms, NULL, "", 0};
@@ -601,7 +601,8 @@ static cJSON *history(void *ctx, const cJSON *args, tsa_tool_call *call, tsa_svc
 #define ANALYSIS_ARGS                                                                                       \
     TSA_S_DATA ", \"forecasting_model\": {\"type\": \"string\", \"description\": \"a stored model name or a " \
                "model type (default multivariate)\"}, \"anomaly_model\": {\"type\": \"string\", \"description\": " \
-               "\"a stored model name or a model type (default hmm)\"}, " TSA_S_STEPS ", " TSA_S_THRESHOLD
+               "\"a stored model name or a model type (default prophet for one feature, multivariate for " \
+               "several)\"}, " TSA_S_STEPS ", " TSA_S_THRESHOLD
 
 static const tsa_tool tools[] = {
     {"coordinated_analysis", "Coordinated analysis",

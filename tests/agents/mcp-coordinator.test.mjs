@@ -77,6 +77,19 @@ describe('MCP tsa-coordinator', () => {
     assert.ok(r.result_id, 'the analysis is stored');
   });
 
+  test('coordinated_analysis without a detector: prophet for one feature finds the spikes, VAR for several', async () => {
+    const r = await callOk(client, 'coordinated_analysis', { data: spiky, steps_ahead: 6, threshold: 0.99 });
+    assert.equal(r.summary.anomaly_model, 'prophet');
+    assert.equal(r.partial, false);
+    for (const t of SPIKES) assert.ok(r.anomalies.anomaly_indices.includes(t), `spike ${t} missed: ${r.anomalies.anomaly_indices}`);
+    assert.ok(r.anomalies.anomaly_indices.length <= SPIKES.length + 5, `too many flags: ${r.anomalies.anomaly_indices}`);
+    const two = spiky.map((row, t) => [row[0], 5 + Math.cos((2 * Math.PI * t) / 24) + (t === 100 ? 6 : 0)]);
+    const r2 = await callOk(client, 'coordinated_analysis', { data: two, steps_ahead: 3, threshold: 0.99 });
+    assert.equal(r2.summary.anomaly_model, 'multivariate');
+    assert.equal(r2.partial, false);
+    assert.ok(r2.anomalies.anomaly_indices.includes(100), `multivariate spike missed: ${r2.anomalies.anomaly_indices}`);
+  });
+
   test('coordinated_analysis: a part that fails gives partial true and an error naming the agent', async () => {
     const r = await callOk(client, 'coordinated_analysis', {
       data: spiky, forecasting_model: 'co_no_such_model', anomaly_model: 'theta', steps_ahead: 5, threshold: 0.99,
