@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "metrics.h"
@@ -120,103 +122,97 @@ void tsa_log(const char *service, const char *level, const char *msg, cJSON *fie
 }
 
 
-/* ---- executor threads ------------------------------------------------------
+/* ---- handler stacks --------------------------------------------------------
  * CivetWeb's worker threads have small stacks (Debian builds them with
- * 100 KiB), too small for OpenBLAS's threaded kernels and GSL. Handlers run
- * on executor threads with 8 MiB stacks instead; the CivetWeb thread waits. */
+ * 100 KiB), too small for GSL, OpenBLAS and deep JSON. Handlers run on an
+ * 8 MiB stack that belongs to the worker thread, entered with swapcontext:
+ * the request stays on its thread, with no hand-off to another thread, no
+ * shared queue lock and no context switch per request. The stack is mapped
+ * once per worker (pages are committed as they are touched, behind a guard
+ * page) and unmapped when the worker exits. */
 
 static int rate_limit(struct tsa_http_server *s, const route *r, tsa_http_req *req);
 
-typedef struct exec_job {
+#define HANDLER_STACK_BYTES (8u << 20)
+
+typedef struct handler_stack {
+    void *map;
+    size_t map_len;
+    ucontext_t fresh; /* the thread's context, the template of each callee */
+    ucontext_t caller, callee;
     route *r;
     tsa_http_req *req;
-    int done;
-    pthread_cond_t cond;
-    struct exec_job *next;
-} exec_job;
+} handler_stack;
 
-typedef struct exec_pool {
-    pthread_mutex_t lock;
-    pthread_cond_t work;
-    exec_job *head, *tail;
-    pthread_t *threads;
-    int n;
-    int stopping;
-} exec_pool;
+static pthread_key_t stack_key;
+static pthread_once_t stack_once = PTHREAD_ONCE_INIT;
 
-static void *exec_main(void *arg)
+static void stack_free(void *arg)
 {
-    exec_pool *p = arg;
-    pthread_mutex_lock(&p->lock);
-    for (;;) {
-        while (!p->head && !p->stopping)
-            pthread_cond_wait(&p->work, &p->lock);
-        if (!p->head)
-            break;
-        exec_job *j = p->head;
-        p->head = j->next;
-        if (!p->head)
-            p->tail = NULL;
-        pthread_mutex_unlock(&p->lock);
-        /* The rate limit may talk to Redis, which needs more stack than
-         * CivetWeb's threads have: it runs here too. */
-        if (rate_limit(j->req->server, j->r, j->req) == 0)
-            j->r->fn(j->req, j->r->user);
-        pthread_mutex_lock(&p->lock);
-        j->done = 1;
-        pthread_cond_signal(&j->cond);
-    }
-    pthread_mutex_unlock(&p->lock);
-    return NULL;
+    handler_stack *hs = arg;
+    munmap(hs->map, hs->map_len);
+    free(hs);
 }
 
-static int exec_start(exec_pool *p, int n)
+/* Apart so that no local lives across getcontext's return. */
+static int context_init(ucontext_t *uc) { return getcontext(uc); }
+
+static void stack_key_init(void) { pthread_key_create(&stack_key, stack_free); }
+
+static handler_stack *stack_get(void)
 {
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->work, NULL);
-    p->threads = calloc((size_t)n, sizeof *p->threads);
-    if (!p->threads)
+    pthread_once(&stack_once, stack_key_init);
+    handler_stack *hs = pthread_getspecific(stack_key);
+    if (hs)
+        return hs;
+    hs = calloc(1, sizeof *hs);
+    if (!hs)
+        return NULL;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    hs->map_len = HANDLER_STACK_BYTES + page;
+    hs->map = mmap(NULL, hs->map_len, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (hs->map == MAP_FAILED || mprotect(hs->map, page, PROT_NONE) != 0 ||
+        context_init(&hs->fresh) != 0 || pthread_setspecific(stack_key, hs) != 0) {
+        if (hs->map != MAP_FAILED)
+            munmap(hs->map, hs->map_len);
+        free(hs);
+        return NULL;
+    }
+    return hs;
+}
+
+static void stack_entry(void)
+{
+    handler_stack *hs = pthread_getspecific(stack_key);
+    /* The rate limit may talk to Redis, which needs more stack than
+     * CivetWeb's threads have: it runs here too. */
+    if (rate_limit(hs->req->server, hs->r, hs->req) == 0)
+        hs->r->fn(hs->req, hs->r->user);
+    /* Back to the worker's own stack; this context is made afresh next time. */
+    swapcontext(&hs->callee, &hs->caller);
+}
+
+/* Runs @r's handler for @req on the calling thread's handler stack; -1 when
+ * no stack can be had (out of memory). */
+static int run_handler(route *r, tsa_http_req *req)
+{
+    handler_stack *hs = stack_get();
+    if (!hs)
         return -1;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 8u << 20);
-    for (int i = 0; i < n; i++) {
-        if (pthread_create(&p->threads[i], &attr, exec_main, p) != 0)
-            break;
-        p->n++;
-    }
-    pthread_attr_destroy(&attr);
-    return p->n == n ? 0 : -1;
-}
-
-static void exec_run(exec_pool *p, route *r, tsa_http_req *req)
-{
-    exec_job j = {r, req, 0, PTHREAD_COND_INITIALIZER, NULL};
-    pthread_mutex_lock(&p->lock);
-    if (p->tail)
-        p->tail->next = &j;
-    else
-        p->head = &j;
-    p->tail = &j;
-    pthread_cond_signal(&p->work);
-    while (!j.done)
-        pthread_cond_wait(&j.cond, &p->lock);
-    pthread_mutex_unlock(&p->lock);
-    pthread_cond_destroy(&j.cond);
-}
-
-static void exec_stop(exec_pool *p)
-{
-    if (!p->threads)
-        return;
-    pthread_mutex_lock(&p->lock);
-    p->stopping = 1;
-    pthread_cond_broadcast(&p->work);
-    pthread_mutex_unlock(&p->lock);
-    for (int i = 0; i < p->n; i++)
-        pthread_join(p->threads[i], NULL);
-    free(p->threads);
-    p->threads = NULL;
+    hs->callee = hs->fresh;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    hs->callee.uc_stack.ss_sp = (char *)hs->map + page;
+    hs->callee.uc_stack.ss_size = hs->map_len - page;
+    hs->callee.uc_link = NULL;
+    hs->r = r;
+    hs->req = req;
+    makecontext(&hs->callee, stack_entry, 0);
+    if (swapcontext(&hs->caller, &hs->callee) != 0)
+        return -1;
+    hs->r = NULL;
+    hs->req = NULL;
+    return 0;
 }
 
 struct tsa_http_server {
@@ -228,7 +224,6 @@ struct tsa_http_server {
     size_t n_routes;
     struct mg_context *ctx;
     int port;
-    exec_pool pool;
 };
 
 /* ---- server -------------------------------------------------------------- */
@@ -797,7 +792,8 @@ static int dispatch(struct mg_connection *conn, void *cbdata)
         finish_request(s, &req, label);
         return 1;
     }
-    exec_run(&s->pool, found, &req);
+    if (run_handler(found, &req) != 0)
+        tsa_http_send_error(&req, 503, "out_of_memory", NULL, "no memory to run the request");
     if (!req.status)
         tsa_http_send_error(&req, 500, "internal", NULL, "the handler sent no response");
     finish_request(s, &req, label);
@@ -833,10 +829,6 @@ int tsa_http_start(tsa_http_server *s, char *err, size_t err_len)
     memset(&ed, 0, sizeof ed);
     ed.text = text;
     ed.text_buffer_size = sizeof text;
-    if (exec_start(&s->pool, s->cfg.threads) != 0) {
-        snprintf(err, err_len, "cannot start %d handler threads", s->cfg.threads);
-        return -1;
-    }
     s->ctx = mg_start2(&init, &ed);
     if (!s->ctx) {
         snprintf(err, err_len, "cannot listen on %s: %s", ports,
@@ -858,7 +850,6 @@ void tsa_http_destroy(tsa_http_server *s)
         return;
     if (s->ctx)
         mg_stop(s->ctx);
-    exec_stop(&s->pool);
     for (size_t i = 0; i < s->n_routes; i++) {
         route *r = &s->routes[i];
         for (size_t k = 0; k < r->n_segments; k++)

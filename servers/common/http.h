@@ -1,8 +1,8 @@
 /* The HTTP layer every service shares: CivetWeb underneath, a route table
  * with {name} path parameters, bounded body reading, JSON responses and
  * errors of one shape, request ids, one JSON log line per request, CORS by
- * allow-list, and request metrics. Handlers run on CivetWeb worker threads
- * and must be reentrant. */
+ * allow-list, and request metrics. Handlers run on CivetWeb worker threads,
+ * on an 8 MiB stack of their own, and must be reentrant. */
 #ifndef TSA_SERVERS_HTTP_H
 #define TSA_SERVERS_HTTP_H
 
