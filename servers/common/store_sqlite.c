@@ -4,6 +4,7 @@
  * writers take the lock up front (BEGIN IMMEDIATE in store.c) and wait up to
  * busy_timeout for it, so no transaction fails half-way on an upgrade. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,69 @@
 
 #include "store_backend.h"
 
+/* Prepared statements are kept per connection, keyed by their SQL text: the
+ * store runs a small fixed set of statements, and parsing one costs more
+ * than running it (a cached model's version check is BEGIN, one SELECT by
+ * primary key, COMMIT). */
+#define STMT_CACHE 32
+
+typedef struct cached_stmt {
+    char *sql;
+    sqlite3_stmt *stmt;
+} cached_stmt;
+
 struct db_conn {
     sqlite3 *db;
+    cached_stmt stmts[STMT_CACHE];
+    size_t n_stmts, next_evict;
 };
+
+/* Memory statistics cost a global mutex on every SQLite allocation; the
+ * store does not read them. Only possible before SQLite initialises. */
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+static void config_sqlite(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
+/* A prepared statement for @sql, reset and unbound; from the connection's
+ * cache when it was prepared before. */
+static int stmt_get(db_conn *c, const char *sql, sqlite3_stmt **out)
+{
+    for (size_t k = 0; k < c->n_stmts; k++)
+        if (!strcmp(c->stmts[k].sql, sql)) {
+            *out = c->stmts[k].stmt;
+            return SQLITE_OK;
+        }
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    char *copy = strdup(sql);
+    if (!copy) { /* run uncached */
+        *out = stmt;
+        return SQLITE_OK;
+    }
+    size_t slot = c->n_stmts < STMT_CACHE ? c->n_stmts++ : c->next_evict++ % STMT_CACHE;
+    if (c->stmts[slot].stmt) {
+        sqlite3_finalize(c->stmts[slot].stmt);
+        free(c->stmts[slot].sql);
+    }
+    c->stmts[slot].sql = copy;
+    c->stmts[slot].stmt = stmt;
+    *out = stmt;
+    return SQLITE_OK;
+}
+
+/* Returns @stmt to its connection: reset, bindings cleared (they may point
+ * at the caller's memory), or finalized when it was not cached. */
+static void stmt_put(db_conn *c, sqlite3_stmt *stmt)
+{
+    for (size_t k = 0; k < c->n_stmts; k++)
+        if (c->stmts[k].stmt == stmt) {
+            sqlite3_reset(stmt);
+            sqlite3_clear_bindings(stmt);
+            return;
+        }
+    sqlite3_finalize(stmt);
+}
 
 /* SQLITE_BUSY/LOCKED after the busy timeout, and I/O conditions a later
  * retry may not meet (disk full, file vanished, read-only mount) are
@@ -70,6 +131,7 @@ static tsa_store_status sq_connect(const char *target, const tsa_store_options *
     tsa_store_status st = precreate(target, err);
     if (st != TSA_STORE_OK)
         return st;
+    pthread_once(&config_once, config_sqlite);
     db_conn *c = calloc(1, sizeof *c);
     if (!c)
         return tsa_store_fail(err, TSA_STORE_ERROR, "out of memory");
@@ -142,6 +204,10 @@ static void sq_close(db_conn *c)
 {
     if (!c)
         return;
+    for (size_t k = 0; k < c->n_stmts; k++) {
+        sqlite3_finalize(c->stmts[k].stmt);
+        free(c->stmts[k].sql);
+    }
     sqlite3_close(c->db);
     free(c);
 }
@@ -246,12 +312,12 @@ static tsa_store_status sq_exec(db_conn *c, const char *sql, const db_val *param
                                 size_t n, db_res *res, int64_t *changes, char *err)
 {
     sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v2(c->db, sql, -1, &stmt, NULL);
+    int rc = stmt_get(c, sql, &stmt);
     if (rc != SQLITE_OK)
         return db_fail(c->db, rc, err, "prepare");
     tsa_store_status st = bind_all(c->db, stmt, params, n, err);
     if (st != TSA_STORE_OK) {
-        sqlite3_finalize(stmt);
+        stmt_put(c, stmt);
         return st;
     }
     int cols = sqlite3_column_count(stmt);
@@ -261,18 +327,18 @@ static tsa_store_status sq_exec(db_conn *c, const char *sql, const db_val *param
         if (!res || cols == 0)
             continue;
         if (push_row(&r, &cap, stmt, cols) != 0) {
-            sqlite3_finalize(stmt);
+            stmt_put(c, stmt);
             tsa_store_res_clear(&r);
             return tsa_store_fail(err, TSA_STORE_ERROR, "out of memory");
         }
     }
     if (rc != SQLITE_DONE) {
         st = db_fail(c->db, rc, err, "step");
-        sqlite3_finalize(stmt);
+        stmt_put(c, stmt);
         tsa_store_res_clear(&r);
         return st;
     }
-    sqlite3_finalize(stmt);
+    stmt_put(c, stmt);
     if (changes)
         *changes = sqlite3_changes64(c->db);
     if (res)
