@@ -40,12 +40,10 @@ static int subject_open(tsa_svc *svc, const cJSON *req, subject *s, tsa_svc_erro
     memset(s, 0, sizeof *s);
     const cJSON *name = field(req, "model_name"), *type = field(req, "model_type");
     if (cJSON_IsString(name)) {
-        tsa_store_model meta;
-        cJSON *ok = tsa_op_load_model(svc, name->valuestring, &s->entry, &meta, e);
+        cJSON *ok = tsa_op_load_model(svc, name->valuestring, &s->entry, NULL, e);
         if (!ok)
             return -1;
         cJSON_Delete(ok);
-        tsa_store_model_clear(&meta);
         s->stored = tsa_cached_model_get(s->entry);
         s->kind = tsa_model_kind(s->stored);
         snprintf(s->label, sizeof s->label, "%s", name->valuestring);

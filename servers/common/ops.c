@@ -935,14 +935,26 @@ cJSON *tsa_op_load_model(tsa_svc *svc, const char *name, tsa_cached_model **entr
                          tsa_store_model *meta, tsa_svc_error *e)
 {
     char err[TSA_STORE_ERR_LEN];
-    memset(meta, 0, sizeof *meta);
-    tsa_store_status st = tsa_store_model_get_meta(svc->store, name, meta, err);
+    tsa_store_model unused;
+    int64_t version = 0;
+    tsa_store_status st;
+    if (meta) {
+        memset(meta, 0, sizeof *meta);
+        st = tsa_store_model_get_meta(svc->store, name, meta, err);
+        version = meta->updated_ms;
+    } else {
+        /* Only the version, to check the cached copy (another process may
+         * have replaced or deleted the model). */
+        meta = &unused;
+        memset(meta, 0, sizeof *meta);
+        st = tsa_store_model_version(svc->store, name, &version, err);
+    }
     if (st == TSA_STORE_NOT_FOUND)
         return tsa_svc_fail(e, 404, "not_found", "model_name",
                             "model_name: no model named '%.128s' (GET /api/v1/models lists them)", name);
     if (st != TSA_STORE_OK)
         return tsa_svc_fail_store(e, st, err, "loading the model");
-    *entry = tsa_model_cache_get(svc->cache, name, meta->updated_ms);
+    *entry = tsa_model_cache_get(svc->cache, name, version);
     if (*entry)
         return cJSON_CreateTrue();
     tsa_store_model full;
@@ -956,7 +968,7 @@ cJSON *tsa_op_load_model(tsa_svc *svc, const char *name, tsa_cached_model **entr
     tsa_model *m = NULL;
     tsa_status rc = tsa_model_load(full.blob, full.blob_len, &m);
     size_t bytes = full.blob_len;
-    int64_t version = full.updated_ms;
+    version = full.updated_ms;
     tsa_store_model_clear(&full);
     if (rc != TSA_OK) {
         tsa_store_model_clear(meta);
@@ -1000,14 +1012,19 @@ static int use_acquire(tsa_svc *svc, const cJSON *req, const tsa_series *fit_dat
     if (opt_str(req, "model_name", &name, e) < 0 || opt_str(req, "model_type", &type, e) < 0)
         return -1;
     if (name) {
+        /* The shared forecast cache's keys name the version and digest;
+         * without that cache the version check alone will do. */
+        int want_meta = svc->redis && svc->forecast_ttl > 0;
         tsa_store_model meta;
-        cJSON *ok = tsa_op_load_model(svc, name, &u->entry, &meta, e);
+        cJSON *ok = tsa_op_load_model(svc, name, &u->entry, want_meta ? &meta : NULL, e);
         if (!ok)
             return -1;
         cJSON_Delete(ok);
-        u->version = meta.updated_ms;
-        snprintf(u->sha256, sizeof u->sha256, "%s", meta.blob_sha256);
-        tsa_store_model_clear(&meta);
+        if (want_meta) {
+            u->version = meta.updated_ms;
+            snprintf(u->sha256, sizeof u->sha256, "%s", meta.blob_sha256);
+            tsa_store_model_clear(&meta);
+        }
         u->m = tsa_cached_model_get(u->entry);
         snprintf(u->name, sizeof u->name, "%s", name);
     } else {

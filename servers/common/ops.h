@@ -103,7 +103,9 @@ void tsa_op_result_store(tsa_svc *svc, const char *kind, const cJSON *req, cJSON
 cJSON *tsa_op_kinds(void);
 
 /* Loads a stored model through the cache; release with
- * tsa_model_cache_release(svc->cache, *entry). */
+ * tsa_model_cache_release(svc->cache, *entry). @meta (may be NULL: then a
+ * cached copy costs one indexed read of its version) receives the stored
+ * metadata; release it with tsa_store_model_clear. */
 cJSON *tsa_op_load_model(tsa_svc *svc, const char *name, tsa_cached_model **entry,
                          tsa_store_model *meta, tsa_svc_error *e);
 

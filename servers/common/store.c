@@ -411,7 +411,9 @@ static tsa_store_status q(tx *t, const char *sql, const db_val *p, size_t n, db_
 
 typedef tsa_store_status (*tx_fn)(tx *t, void *arg);
 
-enum { TX_READ = 0, TX_WRITE = 1 };
+/* TX_ONE: @fn runs one read statement, which is atomic by itself: no
+ * BEGIN/COMMIT round trips around it. */
+enum { TX_READ = 0, TX_WRITE = 1, TX_ONE = 2 };
 
 /* Runs @fn in one transaction on a pooled connection; commits when it
  * returns OK, else rolls back. SQLite writers take the write lock at BEGIN
@@ -425,7 +427,7 @@ static tsa_store_status run_tx(tsa_store *s, int mode, tx_fn fn, void *arg, char
     for (int attempt = 0;; attempt++) {
         tx t = {s, NULL, err};
         TRY(pool_acquire(s, &t.c, err));
-        tsa_store_status st = q(&t, begin, NULL, 0, NULL, NULL);
+        tsa_store_status st = mode == TX_ONE ? TSA_STORE_OK : q(&t, begin, NULL, 0, NULL, NULL);
         if (st != TSA_STORE_OK) {
             int broken = s->be->broken(t.c);
             pool_release(s, t.c, broken);
@@ -436,7 +438,9 @@ static tsa_store_status run_tx(tsa_store *s, int mode, tx_fn fn, void *arg, char
             return st;
         }
         st = fn(&t, arg);
-        if (st == TSA_STORE_OK) {
+        if (mode == TX_ONE) {
+            /* nothing to end */
+        } else if (st == TSA_STORE_OK) {
             st = q(&t, "COMMIT", NULL, 0, NULL, NULL);
         } else {
             char ignored[TSA_STORE_ERR_LEN];
@@ -450,7 +454,7 @@ static tsa_store_status run_tx(tsa_store *s, int mode, tx_fn fn, void *arg, char
             broken = s->be->broken(t.c);
         }
         pool_release(s, t.c, broken);
-        if (st == TSA_STORE_UNAVAILABLE && broken && mode == TX_READ && attempt == 0) {
+        if (st == TSA_STORE_UNAVAILABLE && broken && mode != TX_WRITE && attempt == 0) {
             pool_flush_idle(s);
             continue;
         }
@@ -1030,6 +1034,37 @@ tsa_store_status tsa_store_model_get_meta(tsa_store *s, const char *name,
                                           tsa_store_model *out, char *err)
 {
     return model_get(s, name, 0, out, err);
+}
+
+typedef struct model_version_arg {
+    const char *name;
+    int64_t *updated_ms;
+} model_version_arg;
+
+static tsa_store_status model_version_fn(tx *t, void *arg)
+{
+    model_version_arg *a = arg;
+    db_val p[] = {v_text(a->name)};
+    db_res r = {0};
+    TRY(q(t, "SELECT updated_at FROM models WHERE name = $1", p, NPARAM(p), &r, NULL));
+    if (r.rows == 0) {
+        tsa_store_res_clear(&r);
+        return tsa_store_fail(t->err, TSA_STORE_NOT_FOUND, "model '%s' not found", a->name);
+    }
+    *a->updated_ms = col_int(&r, 0, 0, 0);
+    tsa_store_res_clear(&r);
+    return TSA_STORE_OK;
+}
+
+tsa_store_status tsa_store_model_version(tsa_store *s, const char *name, int64_t *updated_ms,
+                                         char *err)
+{
+    clear_err(err);
+    if (!updated_ms)
+        return tsa_store_fail(err, TSA_STORE_INVALID, "updated_ms: NULL");
+    TRY(check_name("name", name, TSA_STORE_MAX_NAME, 1, err));
+    model_version_arg a = {name, updated_ms};
+    return run_tx(s, TX_ONE, model_version_fn, &a, err);
 }
 
 typedef struct model_list_arg {

@@ -195,6 +195,12 @@ tsa_store_status tsa_store_model_get(tsa_store *s, const char *name,
 tsa_store_status tsa_store_model_get_meta(tsa_store *s, const char *name,
                                           tsa_store_model *out, char *err);
 
+/* The model's updated_at (ms since the epoch), which changes whenever it is
+ * replaced: one indexed read, for checking a cached copy on every use.
+ * Codes: NOT_FOUND. */
+tsa_store_status tsa_store_model_version(tsa_store *s, const char *name, int64_t *updated_ms,
+                                         char *err);
+
 /* Filter for list and count; NULL fields match everything. */
 typedef struct tsa_store_model_filter {
     const char *task;

@@ -318,7 +318,14 @@ static void t_models(int pg)
     CHECK_SOK(tsa_store_model_get_meta(s, "m-a", &got, err));
     CHECK(got.blob == NULL && got.blob_len == sizeof blob - 1);
     CHECK(got.task && strcmp(got.task, "anomaly") == 0);
+    int64_t version = -1;
+    CHECK_SOK(tsa_store_model_version(s, "m-a", &version, err));
+    CHECK(version == got.updated_ms);
     tsa_store_model_clear(&got);
+    version = -1;
+    CHECK_ST(tsa_store_model_version(s, "absent", &version, err), TSA_STORE_NOT_FOUND);
+    CHECK(version == -1);
+    CHECK_ST(tsa_store_model_version(s, "", &version, err), TSA_STORE_INVALID);
     CHECK_ST(tsa_store_model_get(s, "absent", &got, err), TSA_STORE_NOT_FOUND);
     CHECK(got.name == NULL && got.blob == NULL);
 
