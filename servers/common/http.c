@@ -11,10 +11,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "json_fast.h"
 #include "metrics.h"
 #include "ratelimit.h"
 
@@ -49,10 +51,14 @@ int64_t tsa_unix_ms(void)
 void tsa_uuid(char out[37])
 {
     unsigned char b[16];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    ssize_t got = fd >= 0 ? read(fd, b, sizeof b) : -1;
-    if (fd >= 0)
-        close(fd);
+    /* One system call; /dev/urandom only where getrandom is missing. */
+    ssize_t got = getrandom(b, sizeof b, 0);
+    if (got != (ssize_t)sizeof b) {
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        got = fd >= 0 ? read(fd, b, sizeof b) : -1;
+        if (fd >= 0)
+            close(fd);
+    }
     if (got != (ssize_t)sizeof b) { /* fall back to time and address entropy */
         uint64_t x = (uint64_t)tsa_unix_ms() ^ (uint64_t)(uintptr_t)&got ^ ((uint64_t)getpid() << 32);
         for (int i = 0; i < 16; i++) {
@@ -62,9 +68,17 @@ void tsa_uuid(char out[37])
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    /* 8-4-4-4-12 hex digits (snprintf with 16 conversions takes a slow
+     * path through malloc in glibc). */
+    static const char hex[] = "0123456789abcdef";
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\0';
 }
 
 static int log_threshold = 1; /* 0 debug, 1 info, 2 warn, 3 error; set once at start-up */
@@ -82,13 +96,12 @@ static int level_rank(const char *level)
 
 void tsa_log_set_level(const char *level) { log_threshold = level_rank(level ? level : "info"); }
 
-void tsa_log(const char *service, const char *level, const char *msg, cJSON *fields)
+/* Writes one log line: the fixed keys, @fields' members, then @more (text
+ * of further members, each starting with a comma). One write per line keeps
+ * lines whole across threads. */
+static void log_write(const char *service, const char *level, const char *msg, const cJSON *fields,
+                      const char *more, size_t more_len)
 {
-    if (level_rank(level) < log_threshold) {
-        cJSON_Delete(fields);
-        return;
-    }
-    cJSON *o = fields ? fields : cJSON_CreateObject();
     char ts[64];
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -96,29 +109,40 @@ void tsa_log(const char *service, const char *level, const char *msg, cJSON *fie
     gmtime_r(&now.tv_sec, &tm);
     snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
-    /* Put the fixed keys first for readability. */
-    cJSON *line = cJSON_CreateObject();
-    cJSON_AddStringToObject(line, "ts", ts);
-    cJSON_AddStringToObject(line, "level", level);
-    cJSON_AddStringToObject(line, "service", service ? service : "tsa");
-    cJSON_AddStringToObject(line, "msg", msg);
-    for (cJSON *it = o->child; it;) {
-        cJSON *next = it->next;
-        cJSON_AddItemToObject(line, it->string, cJSON_DetachItemViaPointer(o, it));
-        it = next;
+    tsa_jbuf b = {0};
+    tsa_jbuf_raw(&b, "{\"ts\":", 6);
+    tsa_jbuf_str(&b, ts);
+    tsa_jbuf_raw(&b, ",\"level\":", 9);
+    tsa_jbuf_str(&b, level);
+    tsa_jbuf_raw(&b, ",\"service\":", 11);
+    tsa_jbuf_str(&b, service ? service : "tsa");
+    tsa_jbuf_raw(&b, ",\"msg\":", 7);
+    tsa_jbuf_str(&b, msg);
+    for (const cJSON *it = fields ? fields->child : NULL; it; it = it->next) {
+        char *v = tsa_json_print(it);
+        if (!v)
+            continue;
+        tsa_jbuf_raw(&b, ",", 1);
+        tsa_jbuf_str(&b, it->string);
+        tsa_jbuf_raw(&b, ":", 1);
+        tsa_jbuf_raw(&b, v, strlen(v));
+        free(v);
     }
-    cJSON_Delete(o);
-    char *s = cJSON_PrintUnformatted(line);
-    cJSON_Delete(line);
-    if (s) {
-        /* One write per line keeps lines whole across threads. */
-        size_t n = strlen(s);
-        s[n] = '\n';
-        ssize_t w = write(STDERR_FILENO, s, n + 1);
+    if (more_len)
+        tsa_jbuf_raw(&b, more, more_len);
+    tsa_jbuf_raw(&b, "}\n", 2);
+    if (!b.oom) {
+        ssize_t w = write(STDERR_FILENO, b.s, b.len);
         (void)w;
-        s[n] = '\0';
-        cJSON_free(s);
     }
+    free(b.s);
+}
+
+void tsa_log(const char *service, const char *level, const char *msg, cJSON *fields)
+{
+    if (level_rank(level) >= log_threshold)
+        log_write(service, level, msg, fields, NULL, 0);
+    cJSON_Delete(fields);
 }
 
 
@@ -434,8 +458,11 @@ void tsa_http_send(tsa_http_req *r, int status, const char *content_type, const 
     if (r->status) /* already answered */
         return;
     r->status = status;
-    char head[2048];
-    int n = snprintf(head, sizeof head,
+    /* Headers get 2 KiB; a small body follows them in the same buffer. The
+     * buffer stays modest: errors are sent from CivetWeb's small stack. */
+    enum { HEAD_MAX = 2048 };
+    char head[HEAD_MAX + 6144];
+    int n = snprintf(head, HEAD_MAX,
                      "HTTP/1.1 %d %s\r\n"
                      "Content-Type: %s\r\n"
                      "Content-Length: %zu\r\n"
@@ -445,12 +472,20 @@ void tsa_http_send(tsa_http_req *r, int status, const char *content_type, const 
                      "%s%s\r\n",
                      status, status_text(status), content_type, len, r->request_id, r->cors_headers,
                      extra_headers ? extra_headers : "");
-    if (n < 0 || (size_t)n >= sizeof head)
-        n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n\r\n", status,
+    if (n < 0 || n >= HEAD_MAX)
+        n = snprintf(head, HEAD_MAX, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n\r\n", status,
                      status_text(status), len);
-    mg_write(r->conn, head, (size_t)n);
-    if (len && strcmp(r->method, "HEAD") != 0)
+    if (!len || strcmp(r->method, "HEAD") == 0) {
+        mg_write(r->conn, head, (size_t)n);
+    } else if (len <= sizeof head - (size_t)n) {
+        /* Small responses go out in one send: with TCP_NODELAY, two would
+         * be two packets and two wake-ups of the client. */
+        memcpy(head + n, data, len);
+        mg_write(r->conn, head, (size_t)n + len);
+    } else {
+        mg_write(r->conn, head, (size_t)n);
         mg_write(r->conn, data, len);
+    }
     r->bytes_sent = len;
 }
 
@@ -493,7 +528,7 @@ void tsa_http_sse_end(tsa_http_req *r) { mg_send_chunk(r->conn, "", 0); }
 
 void tsa_http_send_json_headers(tsa_http_req *r, int status, cJSON *body, const char *extra_headers)
 {
-    char *s = body ? cJSON_PrintUnformatted(body) : NULL;
+    char *s = body ? tsa_json_print(body) : NULL;
     cJSON_Delete(body);
     if (!s) {
         static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
@@ -501,7 +536,7 @@ void tsa_http_send_json_headers(tsa_http_req *r, int status, cJSON *body, const 
         return;
     }
     tsa_http_send(r, status, "application/json", extra_headers, s, strlen(s));
-    cJSON_free(s);
+    free(s);
 }
 
 void tsa_http_send_json(tsa_http_req *r, int status, cJSON *body)
@@ -533,8 +568,13 @@ cJSON *tsa_http_parse_json(tsa_http_req *r)
         tsa_http_send_error(r, 400, "invalid_json", NULL, "request body is empty; send a JSON object");
         return NULL;
     }
+    cJSON *j = tsa_json_parse_fast(r->body, r->body_len);
+    if (j)
+        return j;
+    /* Outside the fast parser's subset, or invalid: cJSON decides, and
+     * names where it stopped. */
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 0);
+    j = cJSON_ParseWithLengthOpts(r->body, r->body_len, &end, 0);
     if (!j) {
         size_t at = end && end >= r->body ? (size_t)(end - r->body) : 0;
         tsa_http_send_error(r, 400, "invalid_json", NULL, "malformed JSON near byte %zu", at);
@@ -592,18 +632,31 @@ static void finish_request(tsa_http_server *s, tsa_http_req *req, const char *ro
     double dt = tsa_now() - req->t_start;
     if (s->cfg.metrics)
         tsa_metrics_observe_request(s->cfg.metrics, route_label, req->status, dt);
-    if (s->cfg.log_requests) {
+    const char *level = req->status >= 500 ? "error" : "info";
+    if (s->cfg.log_requests && level_rank(level) >= log_threshold) {
+        /* Written directly: building a cJSON object per request costs more
+         * than the rest of the line. */
         const struct mg_request_info *ri = mg_get_request_info(req->conn);
-        cJSON *f = cJSON_CreateObject();
-        cJSON_AddStringToObject(f, "request_id", req->request_id);
-        cJSON_AddStringToObject(f, "method", req->method);
-        cJSON_AddStringToObject(f, "path", req->path);
-        cJSON_AddStringToObject(f, "route", route_label);
-        cJSON_AddNumberToObject(f, "status", req->status);
-        cJSON_AddNumberToObject(f, "duration_ms", dt * 1000.0);
-        cJSON_AddNumberToObject(f, "bytes", (double)req->bytes_sent);
-        cJSON_AddStringToObject(f, "remote", ri->remote_addr);
-        tsa_log(s->service, req->status >= 500 ? "error" : "info", "request", f);
+        tsa_jbuf b = {0};
+        tsa_jbuf_raw(&b, ",\"request_id\":", 14);
+        tsa_jbuf_str(&b, req->request_id);
+        tsa_jbuf_raw(&b, ",\"method\":", 10);
+        tsa_jbuf_str(&b, req->method);
+        tsa_jbuf_raw(&b, ",\"path\":", 8);
+        tsa_jbuf_str(&b, req->path);
+        tsa_jbuf_raw(&b, ",\"route\":", 9);
+        tsa_jbuf_str(&b, route_label);
+        tsa_jbuf_raw(&b, ",\"status\":", 10);
+        tsa_jbuf_double(&b, req->status);
+        tsa_jbuf_raw(&b, ",\"duration_ms\":", 15);
+        tsa_jbuf_double(&b, dt * 1000.0);
+        tsa_jbuf_raw(&b, ",\"bytes\":", 9);
+        tsa_jbuf_double(&b, (double)req->bytes_sent);
+        tsa_jbuf_raw(&b, ",\"remote\":", 10);
+        tsa_jbuf_str(&b, ri->remote_addr);
+        if (!b.oom)
+            log_write(s->service, level, "request", NULL, b.s, b.len);
+        free(b.s);
     }
     for (size_t i = 0; i < req->n_params; i++)
         free(req->param_values[i]);
