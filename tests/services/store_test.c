@@ -643,6 +643,7 @@ static void t_jobs(int pg)
 
     /* A model put that fails leaves the job running and nothing stored. */
     char id4[37];
+    nanosleep(&pause, NULL); /* a later created_at than id3's, for the newest-first list below */
     CHECK_SOK(tsa_store_job_create(s, "train_anomaly", "from-job", NULL, NULL, id4, err));
     CHECK_SOK(tsa_store_job_claim(s, "w2", NULL, &j, err));
     tsa_store_job_clear(&j);
