@@ -120,22 +120,25 @@ static inline double ets_mu(const ets_par *p, double l, double b, double s)
     return q;
 }
 
-/* The error-correction updates of Hyndman et al. (2008) Table 2.3, as
- * forecast's etscalc.c update(): with a trend, b' = phi b + (beta / alpha)
- * (l' - l - phi b) equals phi b + beta e (additive error) or phi b + beta
- * mu e (multiplicative error with an additive season). */
+/* The error-correction updates of Hyndman et al. (2008) Table 2.3. With
+ * q = l + phi b and p the deseasonalised observation, forecast's etscalc.c
+ * writes them l' = q + alpha (p - q) and b' = phi b + (beta / alpha)
+ * (l' - l - phi b); here they are l' = (1 - alpha) q + alpha p and
+ * b' = phi b + beta (p - q), the same values up to rounding, which keeps
+ * the chain of dependent operations from one step to the next short (the
+ * filter's speed is bound by that latency, not by its operation count). */
 static inline void ets_update(const ets_par *p, double *l, double *b, double *slot, double y)
 {
-    double oldl = *l, phib = p->phi * *b, q = oldl + phib, so = *slot, pv;
+    double phib = p->phi * *b, q = *l + phib, so = *slot, pv;
     if (p->season == TSA_STAT_ETS_A)
         pv = y - so;
     else if (p->season == TSA_STAT_ETS_M)
         pv = fabs(so) < ETS_TOL ? 1e10 : y / so;
     else
         pv = y;
-    double nl = q + p->alpha * (pv - q);
+    double nl = (1.0 - p->alpha) * q + p->alpha * pv;
     if (p->trend != TSA_STAT_ETS_N)
-        *b = phib + (p->beta / p->alpha) * (nl - oldl - phib);
+        *b = phib + p->beta * (pv - q);
     if (p->season == TSA_STAT_ETS_A)
         *slot = so + p->gamma * (y - q - so);
     else if (p->season == TSA_STAT_ETS_M)
@@ -143,29 +146,46 @@ static inline void ets_update(const ets_par *p, double *l, double *b, double *sl
     *l = nl;
 }
 
-/* Filters y (n) from (l, b, ring) at phase 0, updating them; the sum of
- * squared errors and of log |mu|. Returns 0, or -1 on a degenerate or
- * non-finite prediction.
- *
- * sum log |mu_t| is taken as the log of the product of the |mu_t|, kept as
- * mantissa * 2^exponent: one log per call instead of one per step, equal up
- * to rounding. The mantissa stays within [2^-500, 2^500] (factors outside
- * that range are split first), so no product overflows or underflows. */
-static int ets_run(const ets_par *p, const double *y, size_t n, double *l, double *b,
-                   double *ring, double *sse, double *sumlog)
+#if defined(__GNUC__)
+#define ETS_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ETS_ALWAYS_INLINE inline
+#endif
+
+/* The likelihood loop for one model class: E, T, S are the error, trend and
+ * season codes and D whether the trend is damped, all compile-time constants
+ * at the call sites in ets_run, so each class gets its own loop without
+ * per-step branches on the model and with the state in registers (no
+ * stores through pointers that may alias the ring). It computes exactly
+ * what ets_mu and ets_update do, in the same order: phi b is b when the
+ * trend is not damped and the trend terms vanish without a trend, so the
+ * results are bitwise those of the generic recursion. A non-finite
+ * prediction makes the SSE non-finite, which the caller rejects, so it
+ * needs no test per step. */
+static ETS_ALWAYS_INLINE int ets_run_k(const ets_par *p, const double *y, size_t n, double *lp,
+                                       double *bp, double *ring, double *sse, double *sumlog,
+                                       const int E, const int T, const int D, const int S)
 {
-    double s2 = 0.0, sl = 0.0, mant = 1.0;
+    const double alpha = p->alpha, oma = 1.0 - p->alpha, beta = p->beta, gamma = p->gamma;
+    const double phi = p->phi;
+    const size_t m = p->m;
+    double l = *lp, b = *bp, s2 = 0.0, mant = 1.0;
     long ex = 0;
     size_t k = 0;
-    const size_t m = p->m;
     for (size_t t = 0; t < n; t++) {
-        double mu = ets_mu(p, *l, *b, ring[k]), e;
-        if (!isfinite(mu))
-            return -1;
-        if (p->error == TSA_STAT_ETS_M) {
+        const double yt = y[t];
+        const double phib = T == TSA_STAT_ETS_N ? 0.0 : (D ? phi * b : b);
+        const double q = T == TSA_STAT_ETS_N ? l : l + phib;
+        const double so = S != TSA_STAT_ETS_N ? ring[k] : 0.0;
+        const double mu = S == TSA_STAT_ETS_A ? q + so : S == TSA_STAT_ETS_M ? q * so : q;
+        const double pv = S == TSA_STAT_ETS_A   ? yt - so
+                          : S == TSA_STAT_ETS_M ? (fabs(so) < ETS_TOL ? 1e10 : yt / so)
+                                                : yt;
+        double e;
+        if (E == TSA_STAT_ETS_M) {
             if (fabs(mu) < ETS_TOL)
                 return -1;
-            e = (y[t] - mu) / mu;
+            e = (yt - mu) / mu;
             double a = fabs(mu);
             if (!(a >= 0x1p-500 && a <= 0x1p500)) {
                 int ea;
@@ -179,20 +199,57 @@ static int ets_run(const ets_par *p, const double *y, size_t n, double *l, doubl
                 ex += em;
             }
         } else {
-            e = y[t] - mu;
+            e = yt - mu;
         }
         s2 += e * e;
-        ets_update(p, l, b, &ring[k], y[t]);
-        if (++k == m)
+        const double nl = oma * q + alpha * pv;
+        if (T != TSA_STAT_ETS_N)
+            b = phib + beta * (pv - q);
+        if (S == TSA_STAT_ETS_A)
+            ring[k] = so + gamma * (yt - q - so);
+        else if (S == TSA_STAT_ETS_M)
+            ring[k] = so + gamma * ((fabs(q) < ETS_TOL ? 1e10 : yt / q) - so);
+        l = nl;
+        if (S != TSA_STAT_ETS_N && ++k == m)
             k = 0;
     }
-    if (p->error == TSA_STAT_ETS_M)
-        sl = log(mant) + (double)ex * M_LN2;
-    if (!isfinite(s2) || !isfinite(sl) || !isfinite(*l) || !isfinite(*b))
+    double sl = E == TSA_STAT_ETS_M ? log(mant) + (double)ex * M_LN2 : 0.0;
+    *lp = l;
+    *bp = b;
+    if (!isfinite(s2) || !isfinite(sl) || !isfinite(l) || !isfinite(b))
         return -1;
     *sse = s2;
     *sumlog = sl;
     return 0;
+}
+
+/* Filters y (n) from (l, b, ring) at phase 0, updating them; the sum of
+ * squared errors and of log |mu|. Returns 0, or -1 on a degenerate or
+ * non-finite prediction.
+ *
+ * sum log |mu_t| is taken as the log of the product of the |mu_t|, kept as
+ * mantissa * 2^exponent: one log per call instead of one per step, equal up
+ * to rounding. The mantissa stays within [2^-500, 2^500] (factors outside
+ * that range are split first), so no product overflows or underflows. */
+static int ets_run(const ets_par *p, const double *y, size_t n, double *l, double *b,
+                   double *ring, double *sse, double *sumlog)
+{
+    /* phi is 1 unless the trend is damped, and phi b is then b exactly. */
+    const int damped = p->trend != TSA_STAT_ETS_N && p->phi != 1.0;
+#define ETS_K(E, T, D, S) ets_run_k(p, y, n, l, b, ring, sse, sumlog, E, T, D, S)
+#define ETS_BY_SEASON(E, T, D)                                                               \
+    (p->season == TSA_STAT_ETS_A   ? ETS_K(E, T, D, TSA_STAT_ETS_A)                          \
+     : p->season == TSA_STAT_ETS_M ? ETS_K(E, T, D, TSA_STAT_ETS_M)                          \
+                                   : ETS_K(E, T, D, TSA_STAT_ETS_N))
+#define ETS_BY_TREND(E)                                                                      \
+    (p->trend == TSA_STAT_ETS_N ? ETS_BY_SEASON(E, TSA_STAT_ETS_N, 0)                        \
+     : damped                   ? ETS_BY_SEASON(E, TSA_STAT_ETS_A, 1)                        \
+                                : ETS_BY_SEASON(E, TSA_STAT_ETS_A, 0))
+    return p->error == TSA_STAT_ETS_M ? ETS_BY_TREND(TSA_STAT_ETS_M)
+                                      : ETS_BY_TREND(TSA_STAT_ETS_A);
+#undef ETS_BY_TREND
+#undef ETS_BY_SEASON
+#undef ETS_K
 }
 
 /* -2 log L at sigma^2 = SSE / n (Hyndman et al. 2008, eq. 5.3 and 5.4). */
