@@ -36,12 +36,13 @@ static double ses_gain(double alpha, double k)
     return -expm1(k * log1p(-alpha)) / alpha;
 }
 
-static double adjust(const tsa_stat_theta *th, const double *season, size_t t, double y)
+/* The adjusted value of y at seasonal slot k (t mod m for row t). */
+static double adjust(const tsa_stat_theta *th, const double *season, size_t k, double y)
 {
     if (th->seasonal == TSA_STAT_THETA_MULT)
-        return y / season[t % th->m];
+        return y / season[k];
     if (th->seasonal == TSA_STAT_THETA_ADD)
-        return y - season[t % th->m];
+        return y - season[k];
     return y;
 }
 
@@ -52,6 +53,157 @@ static double reseason(const tsa_stat_theta *th, const double *season, size_t t,
     if (th->seasonal == TSA_STAT_THETA_ADD)
         return x + season[t % th->m];
     return x;
+}
+
+/* ---- simple exponential smoothing ------------------------------------------------- */
+
+/* SES (ETS(A,N,N)): l_t = (1 - alpha) l_{t-1} + alpha x_t, one-step
+ * prediction l_{t-1}. The errors are affine in the initial level: from a
+ * start l0 = c they are e_t = f_t - (1 - alpha)^t d with d = l0 - c and f_t
+ * the errors from c, so for a given alpha the SSE is a quadratic in l0
+ * whose minimum is closed-form: d = sum f c_t / sum c_t^2, SSE = sum f^2 -
+ * d sum f c_t, c_t = (1 - alpha)^t. The Gaussian likelihood at sigma^2 =
+ * SSE / n is monotone in the SSE, so maximum likelihood over (alpha, l0)
+ * minimises this profile over alpha alone. Starting from c = x_0 keeps the
+ * errors of the order of the noise, so the subtraction loses little. */
+static double ses_profile(const double *x, size_t n, double alpha, double *l0)
+{
+    const double oma = 1.0 - alpha, c0 = x[0];
+    double l = c0, c = 1.0, sff = 0.0, sfc = 0.0, scc = 0.0;
+    for (size_t t = 0; t < n; t++) {
+        double f = x[t] - l;
+        sff += f * f;
+        sfc += f * c;
+        scc += c * c;
+        l = oma * l + alpha * x[t];
+        c *= oma;
+    }
+    double d = sfc / scc;
+    *l0 = c0 + d;
+    double sse = sff - d * sfc;
+    return sse > 0.0 ? sse : 0.0;
+}
+
+/* The SES filter from l0: the SSE and the final level. */
+static double ses_run(const double *x, size_t n, double alpha, double l0, double *level)
+{
+    const double oma = 1.0 - alpha;
+    double l = l0, sse = 0.0;
+    for (size_t t = 0; t < n; t++) {
+        double e = x[t] - l;
+        sse += e * e;
+        l = oma * l + alpha * x[t];
+    }
+    *level = l;
+    return sse;
+}
+
+/* Minimises the profile SSE over alpha in [lo, hi] by Brent's method
+ * (golden section with parabolic steps; Brent 1973, "Algorithms for
+ * Minimization without Derivatives", ch. 5), from the bracket's best point
+ * v with value fv. Returns the best alpha. */
+static double ses_brent(const double *x, size_t n, double lo, double hi, double v, double fv)
+{
+    const double cg = 0.3819660112501051, tol = 1e-9;
+    double a = lo, b = hi, w = v, xx = v, fw = fv, fx = fv, d = 0.0, e = 0.0, l0;
+    for (int it = 0; it < 100; it++) {
+        double xm = 0.5 * (a + b), tol1 = tol * fabs(xx) + 1e-12, tol2 = 2.0 * tol1;
+        if (fabs(xx - xm) <= tol2 - 0.5 * (b - a))
+            break;
+        int golden = 1;
+        if (fabs(e) > tol1) {
+            double r = (xx - w) * (fx - fv), q = (xx - v) * (fx - fw);
+            double pp = (xx - v) * q - (xx - w) * r;
+            q = 2.0 * (q - r);
+            if (q > 0.0)
+                pp = -pp;
+            q = fabs(q);
+            double etemp = e;
+            e = d;
+            if (fabs(pp) < fabs(0.5 * q * etemp) && pp > q * (a - xx) && pp < q * (b - xx)) {
+                d = pp / q;
+                double u = xx + d;
+                if (u - a < tol2 || b - u < tol2)
+                    d = xm >= xx ? tol1 : -tol1;
+                golden = 0;
+            }
+        }
+        if (golden) {
+            e = (xx >= xm ? a : b) - xx;
+            d = cg * e;
+        }
+        double u = fabs(d) >= tol1 ? xx + d : xx + (d > 0.0 ? tol1 : -tol1);
+        double fu = ses_profile(x, n, u, &l0);
+        if (fu <= fx) {
+            if (u >= xx)
+                a = xx;
+            else
+                b = xx;
+            v = w;
+            fv = fw;
+            w = xx;
+            fw = fx;
+            xx = u;
+            fx = fu;
+        } else {
+            if (u < xx)
+                a = u;
+            else
+                b = u;
+            if (fu <= fw || w == xx) {
+                v = w;
+                fv = fw;
+                w = u;
+                fw = fu;
+            } else if (fu <= fv || v == xx || v == w) {
+                v = u;
+                fv = fu;
+            }
+        }
+    }
+    return xx;
+}
+
+/* SES by maximum likelihood (forecast::ses, i.e. ets(x, "ANN")) with
+ * alpha in forecast's usual region [1e-4, 0.9999]: a grid over alpha, then
+ * Brent's method between the neighbours of the best grid point (the
+ * profile can have more than one local minimum). sigma2 = SSE / (n - 2),
+ * as ets's for two estimated parameters. */
+static tsa_status ses_fit(const double *x, size_t n, double *alpha, double *l0, double *level,
+                          double *sigma2)
+{
+    static const double grid[] = {TSA_STAT_ETS_LOWER, 0.002, 0.01, 0.03, 0.06, 0.1, 0.15,
+                                  0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97,
+                                  TSA_STAT_ETS_UPPER};
+    const size_t ng = sizeof grid / sizeof grid[0];
+    double fg[sizeof grid / sizeof grid[0]], tmp;
+    size_t ib = 0;
+    for (size_t i = 0; i < ng; i++) {
+        fg[i] = ses_profile(x, n, grid[i], &tmp);
+        TSA_FAIL_IF(!isfinite(fg[i]), TSA_ENUMERIC, "theta: non-finite SES errors");
+        if (fg[i] < fg[ib])
+            ib = i;
+    }
+    double lo = grid[ib > 0 ? ib - 1 : 0], hi = grid[ib + 1 < ng ? ib + 1 : ng - 1];
+    double a = ses_brent(x, n, lo, hi, grid[ib], fg[ib]);
+    double fa = ses_profile(x, n, a, l0);
+    if (!(fa <= fg[ib])) {
+        a = grid[ib];
+        ses_profile(x, n, a, l0);
+    }
+    double sse = ses_run(x, n, a, *l0, level);
+    TSA_FAIL_IF(!isfinite(sse) || !isfinite(*l0) || !isfinite(*level), TSA_ENUMERIC,
+                "theta: non-finite SES fit");
+    *alpha = a;
+    *sigma2 = sse / (double)(n - 2);
+    /* A perfect fit leaves no noise to scale intervals and scores with. */
+    double ymax = 0.0;
+    for (size_t t = 0; t < n; t++)
+        ymax = fmax(ymax, fabs(x[t]));
+    double floor = ymax > 0.0 ? 1e-24 * ymax * ymax : 1e-24;
+    if (!(*sigma2 > floor))
+        *sigma2 = floor;
+    return TSA_OK;
 }
 
 tsa_status tsa_stat_theta_fit(tsa_stat_theta *out, const double *y, size_t n, size_t m,
@@ -125,24 +277,12 @@ tsa_status tsa_stat_theta_fit(tsa_stat_theta *out, const double *y, size_t n, si
         tsa_stat_theta_free(&th);
         return rc;
     }
-    for (size_t t = 0; t < n; t++)
-        x[t] = adjust(&th, th.season, t, y[t]);
+    for (size_t t = 0, k = 0; t < n; t++, k = k + 1 == th.m ? 0 : k + 1)
+        x[t] = adjust(&th, th.season, k, y[t]);
 
     /* SES by maximum likelihood: forecast::ses is ets(x, "ANN"). */
-    tsa_stat_ets_opts o;
-    tsa_stat_ets_opts_init(&o);
-    o.error = TSA_STAT_ETS_A;
-    o.trend = TSA_STAT_ETS_N;
-    o.damped = 0;
-    o.season = TSA_STAT_ETS_N;
-    tsa_stat_ets ses;
-    memset(&ses, 0, sizeof ses);
-    rc = tsa_stat_ets_fit(&ses, x, n, &o);
+    rc = ses_fit(x, n, &th.alpha, &th.l0, &th.level, &th.sigma2);
     if (rc == TSA_OK) {
-        th.alpha = ses.alpha;
-        th.l0 = ses.l0;
-        th.level = ses.l;
-        th.sigma2 = ses.sigma2;
         /* lsfit(0:(n-1), x): the slope of the least-squares line. */
         double tbar = 0.5 * (double)(n - 1), xbar = 0.0, sxy = 0.0, sxx = 0.0;
         for (size_t t = 0; t < n; t++)
@@ -159,7 +299,6 @@ tsa_status tsa_stat_theta_fit(tsa_stat_theta *out, const double *y, size_t n, si
         if (!isfinite(th.slope) || !isfinite(th.level))
             rc = tsa_error(TSA_ENUMERIC, "theta: non-finite slope or level");
     }
-    tsa_stat_ets_free(&ses);
     free(x);
     if (rc != TSA_OK) {
         tsa_stat_theta_free(&th);
@@ -174,16 +313,18 @@ tsa_status tsa_stat_theta_fit(tsa_stat_theta *out, const double *y, size_t n, si
 static void theta_run(const tsa_stat_theta *th, const double *y, const double *season, size_t n,
                       double *L, double *pred, double *resid)
 {
-    const double a = th->alpha;
-    double lv = *L;
-    for (size_t t = 0; t < n; t++) {
-        double x = adjust(th, season, t, y[t]);
-        double mu = lv + th->drift * ses_gain(a, (double)t);
+    const double a = th->alpha, oma = 1.0 - a;
+    double lv = *L, pw = 1.0; /* (1 - alpha)^t */
+    for (size_t t = 0, k = 0; t < n; t++, k = k + 1 == th->m ? 0 : k + 1) {
+        double x = adjust(th, season, k, y[t]);
+        /* ses_gain(a, t) without a log and an exp per row. */
+        double mu = lv + th->drift * ((1.0 - pw) / a);
+        pw *= oma;
         if (pred)
             pred[t] = mu;
         if (resid)
             resid[t] = x - mu;
-        lv = a * x + (1.0 - a) * lv;
+        lv = a * x + oma * lv;
     }
     *L = lv;
 }
