@@ -2,15 +2,45 @@
 #include "anomaly/calibrate.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 
-static int cmp_double(const void *a, const void *b)
+/* Sorts v (n finite values) ascending: a least-significant-digit radix
+ * sort over the IEEE-754 bit patterns, mapped so that unsigned order is
+ * numeric order (sign bit flipped for non-negative values, all bits for
+ * negative ones); -0 sorts just below +0. Eight passes of 8 bits, a pass
+ * skipped when every key has the same digit: linear time, and several
+ * times faster than qsort with a comparison callback at the sizes of
+ * training series. tmp: (2 n) scratch. */
+static void sort_doubles(double *v, size_t n, uint64_t *tmp)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    uint64_t *a = tmp, *b = tmp + n;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u;
+        memcpy(&u, &v[i], sizeof u);
+        a[i] = (u >> 63) ? ~u : u | ((uint64_t)1 << 63);
+    }
+    for (int shift = 0; shift < 64; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((a[i] >> shift) & 0xff) + 1]++;
+        if (count[((a[0] >> shift) & 0xff) + 1] == n)
+            continue;
+        for (size_t d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < n; i++)
+            b[count[(a[i] >> shift) & 0xff]++] = a[i];
+        uint64_t *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t u = (a[i] >> 63) ? a[i] & ~((uint64_t)1 << 63) : ~a[i];
+        memcpy(&v[i], &u, sizeof u);
+    }
 }
 
 /* Linear-interpolated quantile of sorted @v at level @p in [0, 1]. */
@@ -30,9 +60,15 @@ tsa_status tsa_calibrator_fit(tsa_calibrator *c, const double *scores, size_t n)
     for (size_t i = 0; i < n; i++)
         TSA_FAIL_IF(!isfinite(scores[i]), TSA_ENONFINITE, "calibration: score %zu is not finite", i);
     double *v = malloc(n * sizeof *v);
-    TSA_FAIL_IF(!v, TSA_ENOMEM, "calibration: out of memory");
+    uint64_t *tmp = malloc(2 * n * sizeof *tmp);
+    if (!v || !tmp) {
+        free(v);
+        free(tmp);
+        return tsa_error(TSA_ENOMEM, "calibration: out of memory");
+    }
     memcpy(v, scores, n * sizeof *v);
-    qsort(v, n, sizeof *v, cmp_double);
+    sort_doubles(v, n, tmp);
+    free(tmp);
     c->n_q = n < TSA_CALIB_QUANTILES ? n : TSA_CALIB_QUANTILES;
     for (size_t i = 0; i < c->n_q; i++)
         c->q[i] = quantile(v, n, (double)i / (double)(c->n_q - 1));
