@@ -15,7 +15,7 @@
  *
  * Anomaly score: |e_t| / sigma with e_t the one-step residual (relative for
  * multiplicative errors), calibrated by the empirical CDF of the training
- * scores. */
+ * series' own scores, computed the same way (from its heuristic start). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,24 +153,39 @@ static tsa_status ets_fit(const tsa_model *m, void *state, const tsa_series *tra
     memset(&fitted, 0, sizeof fitted);
     TSA_TRY(tsa_stat_ets_fit(&fitted, y, n, &o));
 
-    /* Calibration scores: the training one-step residuals from the fitted
-     * initial state. */
+    /* Calibration scores: the scores of the training series computed as
+     * ets_score computes them, from the heuristic initial state of its first
+     * rows (scored steps from the context length on), so that scoring the
+     * training series flags the fraction the threshold says. Residuals from
+     * the fitted initial state are smaller, the more so the slower the
+     * smoothing forgets its start, and calibrating on them made the scores
+     * of any series too high. When the series leaves fewer than 2 scored
+     * steps, the fitted state's residuals stand in. */
     tsa_status rc = TSA_OK;
     double *resid = malloc(n * sizeof *resid);
     double *ring = malloc(fitted.spec.m * sizeof *ring);
     if (!resid || !ring)
         rc = tsa_error(TSA_ENOMEM, "fit: out of memory");
     double sigma = sqrt(fitted.sigma2);
-    if (rc == TSA_OK) {
+    const size_t cctx = tsa_stat_ets_context(&fitted);
+    size_t first = 0;
+    if (rc == TSA_OK && n >= cctx + 2) {
+        ets_kstate tmp;
+        memset(&tmp, 0, sizeof tmp);
+        tmp.fit = fitted;
+        double l, b;
+        rc = ets_history(&tmp, train, "train", &l, &b, ring, resid);
+        first = cctx;
+    } else if (rc == TSA_OK) {
         double l = fitted.l0, b = fitted.b0;
         memcpy(ring, fitted.s0, fitted.spec.m * sizeof *ring);
         rc = tsa_stat_ets_filter(&fitted, y, n, &l, &b, ring, 0, NULL, resid);
     }
     if (rc == TSA_OK) {
-        for (size_t t = 0; t < n; t++)
-            resid[t] = fabs(resid[t]) / sigma;
-        rc = n >= 2 ? tsa_calibrator_fit(&st->cal, resid, n)
-                    : tsa_error(TSA_ETOOSHORT, "train: needs at least 2 rows");
+        for (size_t t = first; t < n; t++)
+            resid[t - first] = fabs(resid[t]) / sigma;
+        rc = n - first >= 2 ? tsa_calibrator_fit(&st->cal, resid, n - first)
+                            : tsa_error(TSA_ETOOSHORT, "train: needs at least 2 rows");
     }
     free(resid);
     free(ring);

@@ -391,6 +391,37 @@ TEST(ets_scores_are_one_step_forecast_errors)
     tsa_model_free(m);
 }
 
+/* Scoring the training series itself flags what the threshold says: the
+ * calibration scores are computed as scores are (from the heuristic start
+ * of the series' first rows), so about 1% of the steps lie above 0.99.
+ * Calibrating on the residuals from the fitted initial state, which are
+ * smaller, flagged 7-9% here. */
+TEST(ets_training_scores_are_calibrated)
+{
+    enum { N = 240 };
+    double y[N], cal[N];
+    size_t flagged = 0, scored = 0;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        tsa_rng rng;
+        tsa_rng_seed(&rng, seed);
+        for (size_t t = 0; t < N; t++)
+            y[t] = 100.0 + 0.05 * (double)t + 10.0 * sin(2.0 * M_PI * (double)t / 24.0) +
+                   2.0 * tsa_rng_normal(&rng);
+        tsa_model *m = fit_kind("ets", "{\"period\": 24}", y, N);
+        if (!m)
+            return;
+        tsa_series x = tsa_series_view(y, N, 1);
+        CHECK_OK(tsa_model_score(m, &x, NULL, cal));
+        const size_t ctx = tsa_model_context_length(m);
+        for (size_t t = ctx; t < N; t++)
+            flagged += cal[t] > 0.99;
+        scored += N - ctx;
+        tsa_model_free(m);
+    }
+    printf("# ets: %zu of %zu training steps above 0.99\n", flagged, scored);
+    CHECK(flagged <= (size_t)(0.025 * (double)scored));
+}
+
 /* ---- theta ------------------------------------------------------------------------ */
 
 TEST(theta_on_a_linear_trend)
@@ -828,6 +859,7 @@ TEST_LIST(TEST_CASE(naive_forecasts_exact), TEST_CASE(seasonal_naive_forecasts_e
           TEST_CASE(ets_chooses_seasonal_and_level_models),
           TEST_CASE(ets_aan_follows_a_linear_trend),
           TEST_CASE(ets_scores_are_one_step_forecast_errors),
+          TEST_CASE(ets_training_scores_are_calibrated),
           TEST_CASE(theta_on_a_linear_trend), TEST_CASE(one_step_interval_coverage),
           TEST_CASE(detects_injected_spikes), TEST_CASE(save_load_bit_exact),
           TEST_CASE(parameter_errors_name_the_key), TEST_CASE(too_short_and_shape_errors),
