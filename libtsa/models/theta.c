@@ -4,9 +4,10 @@
  *
  * Forecasts without a history continue from the SES level at the end of
  * training with the training seasonal indices. A history is run through the
- * method with the fitted alpha and drift: its seasonal indices come from its
- * own classical decomposition (so its phase is its own; it needs two full
- * periods) and its SES level starts at its first adjusted value.
+ * method with the fitted alpha and drift: it takes the fitted seasonal
+ * indices, rotated to its phase, which its own classical decomposition
+ * locates (so it needs two full periods and need not continue the training
+ * series), and its SES level starts at its first adjusted value.
  *
  * Anomaly score: |e_t| / sigma with e_t the residual of the method's
  * one-step forecast on the seasonally adjusted scale and sigma the SES

@@ -16,6 +16,9 @@
 #define THETA_SEASON_Z 1.6448536269514722
 /* thetaf falls back to the non-seasonal method below this index. */
 #define THETA_MIN_INDEX 1e-4
+/* Up to this period a history takes the fitted seasonal indices, aligned to
+ * its phase (O(m^2)); beyond it, its own. */
+#define THETA_MAX_ALIGN_M 2000
 
 void tsa_stat_theta_free(tsa_stat_theta *th)
 {
@@ -329,6 +332,37 @@ static void theta_run(const tsa_stat_theta *th, const double *y, const double *s
     *L = lv;
 }
 
+/* Replaces a history's own seasonal indices (season, m values, phase
+ * origin at its row 0) by the fitted ones, rotated to the phase whose
+ * centred indices correlate best with the history's: the history's
+ * decomposition only places it in the cycle, and the indices come from the
+ * longer training series, undisturbed by what the history holds (such as
+ * the anomalies being scored). O(m^2). */
+static void align_season(const tsa_stat_theta *th, double *season)
+{
+    const size_t m = th->m;
+    double hbar = 0.0, fbar = 0.0;
+    for (size_t k = 0; k < m; k++) {
+        hbar += season[k];
+        fbar += th->season[k];
+    }
+    hbar /= (double)m;
+    fbar /= (double)m;
+    size_t best = 0;
+    double best_c = -INFINITY;
+    for (size_t r = 0; r < m; r++) {
+        double c = 0.0;
+        for (size_t k = 0, j = r; k < m; k++, j = j + 1 == m ? 0 : j + 1)
+            c += (season[k] - hbar) * (th->season[j] - fbar);
+        if (c > best_c) {
+            best_c = c;
+            best = r;
+        }
+    }
+    for (size_t k = 0, j = best; k < m; k++, j = j + 1 == m ? 0 : j + 1)
+        season[k] = th->season[j];
+}
+
 tsa_status tsa_stat_theta_filter(const tsa_stat_theta *th, const double *y, size_t n,
                                  double *season, double *level, double *pred, double *resid)
 {
@@ -345,6 +379,8 @@ tsa_status tsa_stat_theta_filter(const tsa_stat_theta *th, const double *y, size
                         "values, got %g at row %zu",
                         y[t], t);
         TSA_TRY(tsa_stat_decompose(y, n, th->m, mult, season));
+        if (th->m <= THETA_MAX_ALIGN_M)
+            align_season(th, season);
         if (mult)
             for (size_t k = 0; k < th->m; k++)
                 TSA_FAIL_IF(!(fabs(season[k]) >= THETA_MIN_INDEX), TSA_ENUMERIC,

@@ -67,9 +67,12 @@ void tsa_stat_theta_free(tsa_stat_theta *th);
 /* Rows a history needs: 2m when seasonal (its own decomposition), else 1. */
 size_t tsa_stat_theta_context(const tsa_stat_theta *th);
 
-/* Runs the method over a history y (n >= context rows): seasonal indices
- * from the history's own classical decomposition (season, m values, phase
- * origin at row 0; untouched when not seasonal), the SES level started at
+/* Runs the method over a history y (n >= context rows): the fitted
+ * seasonal indices rotated to the history's phase, the rotation that best
+ * correlates with the indices of the history's own classical decomposition
+ * (for m <= 2000; above, those own indices are used), into season (m
+ * values, phase origin at row 0; untouched when not seasonal), the SES
+ * level started at
  * the first adjusted value, and per row the one-step prediction and
  * residual on the adjusted scale (pred, resid: n, may be NULL).
  * *level receives L after the n rows. Returns TSA_OK, TSA_EINVAL (a
