@@ -8,7 +8,6 @@
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_multimin.h>
-#include <gsl/gsl_poly.h>
 #include <gsl/gsl_vector.h>
 
 #include "core/error.h"
@@ -286,12 +285,64 @@ tsa_status tsa_stat_ets_filter(const tsa_stat_ets *e, const double *y, size_t n,
 
 /* ---- admissible region ---------------------------------------------------------- */
 
+/* Whether every root of the monic polynomial c_0 + c_1 z + ... + z^N
+ * (coef: N + 1 values, increasing powers) has modulus at most 1 + 1e-10,
+ * the tolerance of forecast's admissible(). With deflate, the polynomial has
+ * a root at z = 1 (a seasonal model without trend), which is divided out
+ * first and accepted. The roots of P(rho w), rho = 1 + 1e-10, must lie
+ * strictly inside the unit circle, which the Schur-Cohn step-down recursion
+ * decides in O(N^2) (the reflection coefficients of an all-pole filter: all
+ * |k| < 1 iff stable; e.g. Proakis & Manolakis, "Digital Signal Processing",
+ * sec. 7.3), rather than by computing the roots (O(N^3), the companion
+ * matrix's eigenvalues), which cost more than the likelihood. work: (N + 1). */
+static int roots_in_unit_disc(const double *coef, size_t N, int deflate, double *work)
+{
+    double *a = work;
+    if (deflate) {
+        /* P(z) = (z - 1) Q(z): q_{k-1} = c_k + q_k from q_{N-1} = 1. */
+        double q = 1.0;
+        a[N - 1] = 1.0;
+        for (size_t k = N - 1; k >= 1; k--) {
+            q = coef[k] + q;
+            a[k - 1] = q;
+        }
+        N--;
+    } else {
+        memcpy(a, coef, (N + 1) * sizeof *a);
+    }
+    /* To the step-down form A(w) = 1 + a_1 w^-1 + ... + a_N w^-N of
+     * P(rho w) / rho^N: a_i = c_{N-i} rho^-i, stored in place reversed. */
+    const double rinv = 1.0 / (1.0 + 1e-10);
+    for (size_t i = 0; i < (N + 1) / 2; i++) {
+        double t = a[i];
+        a[i] = a[N - i];
+        a[N - i] = t;
+    }
+    double sc = 1.0;
+    for (size_t i = 0; i <= N; i++) {
+        a[i] *= sc;
+        sc *= rinv;
+    }
+    for (size_t p = N; p >= 1; p--) {
+        const double k = a[p];
+        if (!(fabs(k) < 1.0))
+            return 0;
+        const double d = 1.0 - k * k;
+        for (size_t i = 1, j = p - 1; i <= j; i++, j--) {
+            double ai = a[i], aj = a[j];
+            a[i] = (ai - k * aj) / d;
+            if (i != j)
+                a[j] = (aj - k * ai) / d;
+        }
+    }
+    return 1;
+}
+
 /* forecast's admissible() (Hyndman, Akram & Archibald 2008): the linear
  * conditions, then all roots of the characteristic polynomial inside the
- * unit circle. @ws (degree m + 1 workspace) and @z (2 (m + 1)) may be NULL
- * to skip the polynomial (used for m > TSA_STAT_ETS_MAX_OPT_M). */
-static int admissible_ws(const ets_par *p, int seasonal, gsl_poly_complex_workspace *ws,
-                         double *coef, double *z)
+ * unit circle. @work (2 (m + 2)) may be NULL to skip the polynomial (used
+ * for m > TSA_STAT_ETS_MAX_OPT_M). */
+static int admissible_ws(const ets_par *p, int seasonal, double *work)
 {
     double phi = p->phi, alpha = p->alpha, beta = p->beta, gamma = p->gamma;
     if (phi < 0.0 || phi > 1.0 + 1e-8)
@@ -312,24 +363,21 @@ static int admissible_ws(const ets_par *p, int seasonal, gsl_poly_complex_worksp
         return 0;
     if (beta < -(1.0 - phi) * (gamma / m + alpha))
         return 0;
-    if (!ws)
+    if (!work)
         return 1;
     /* P(z) = phi (1 - alpha - gamma) + (alpha + beta - alpha phi + gamma - 1) z
      *        + sum_{k=2}^{m-1} (alpha + beta - alpha phi) z^k
      *        + (alpha + beta - phi) z^m + z^{m+1}   (increasing powers). */
     const size_t mm = p->m;
+    double *coef = work;
     coef[0] = phi * (1.0 - alpha - gamma);
     coef[1] = alpha + beta - alpha * phi + gamma - 1.0;
     for (size_t k = 2; k < mm; k++)
         coef[k] = alpha + beta - alpha * phi;
     coef[mm] = alpha + beta - phi;
     coef[mm + 1] = 1.0;
-    if (gsl_poly_complex_solve(coef, mm + 2, ws, z) != GSL_SUCCESS)
-        return 0;
-    for (size_t i = 0; i <= mm; i++)
-        if (hypot(z[2 * i], z[2 * i + 1]) > 1.0 + 1e-10)
-            return 0;
-    return 1;
+    /* Without a trend (beta = 0, phi = 1) P(1) = m beta = 0. */
+    return roots_in_unit_disc(coef, mm + 1, p->trend == TSA_STAT_ETS_N, work + mm + 2);
 }
 
 int tsa_stat_ets_admissible(const tsa_stat_ets_spec *spec, double alpha, double beta,
@@ -338,15 +386,10 @@ int tsa_stat_ets_admissible(const tsa_stat_ets_spec *spec, double alpha, double 
     ets_par p = par_of(spec, alpha, beta, gamma, phi);
     int seasonal = spec->season != TSA_STAT_ETS_N && p.m > 1;
     if (!seasonal)
-        return admissible_ws(&p, 0, NULL, NULL, NULL);
-    tsa_gsl_init();
-    gsl_poly_complex_workspace *ws = gsl_poly_complex_workspace_alloc(p.m + 2);
-    double *coef = malloc((p.m + 2) * sizeof *coef), *z = malloc(2 * (p.m + 1) * sizeof *z);
-    int ok = ws && coef && z ? admissible_ws(&p, 1, ws, coef, z) : 0;
-    if (ws)
-        gsl_poly_complex_workspace_free(ws);
-    free(coef);
-    free(z);
+        return admissible_ws(&p, 0, NULL);
+    double *work = malloc(2 * (p.m + 2) * sizeof *work);
+    int ok = work ? admissible_ws(&p, 1, work) : 0;
+    free(work);
     return ok;
 }
 
@@ -447,9 +490,8 @@ typedef struct ets_obj {
     double *base, *scale; /* (d) */
     const double *s_fixed; /* (m) ring when the seasonal states are fixed */
     double *ring;         /* (m) scratch */
-    gsl_poly_complex_workspace *ws; /* root test, NULL above TSA_STAT_ETS_MAX_OPT_M */
+    double *work;         /* (2 (m + 2)) root test, NULL above TSA_STAT_ETS_MAX_OPT_M */
     int poly;             /* whether the objective runs the root test */
-    double *coef, *z;
 } ets_obj;
 
 typedef struct ets_theta {
@@ -501,8 +543,7 @@ static double ets_objective(const gsl_vector *v, void *params)
     ets_theta th;
     ets_decode(o, v->data, &th);
     ets_par p = par_of(&o->spec, th.alpha, th.beta, th.gamma, th.phi);
-    if (!admissible_ws(&p, o->spec.season != TSA_STAT_ETS_N, o->poly ? o->ws : NULL, o->coef,
-                       o->z))
+    if (!admissible_ws(&p, o->spec.season != TSA_STAT_ETS_N, o->poly ? o->work : NULL))
         return ETS_PENALTY;
     if (o->spec.season == TSA_STAT_ETS_M)
         for (size_t k = 0; k < o->m; k++)
@@ -634,12 +675,10 @@ static tsa_status ets_fit_one(const double *y, size_t n, const tsa_stat_ets_spec
     gsl_vector *x = gsl_vector_calloc(d), *step = gsl_vector_alloc(d);
     gsl_multimin_fminimizer *mz = gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, d);
     if (seasonal && m <= TSA_STAT_ETS_MAX_OPT_M) {
-        o.ws = gsl_poly_complex_workspace_alloc(m + 2);
-        o.coef = malloc((m + 2) * sizeof *o.coef);
-        o.z = malloc(2 * (m + 1) * sizeof *o.z);
+        o.work = malloc(2 * (m + 2) * sizeof *o.work);
     }
     if (!heur || !o.base || !o.scale || !o.ring || !res->ring0 || !x || !step || !mz ||
-        (seasonal && m <= TSA_STAT_ETS_MAX_OPT_M && (!o.ws || !o.coef || !o.z))) {
+        (seasonal && m <= TSA_STAT_ETS_MAX_OPT_M && !o.work)) {
         rc = tsa_error(TSA_ENOMEM, "ets: out of memory fitting a candidate");
         goto done;
     }
@@ -697,7 +736,7 @@ static tsa_status ets_fit_one(const double *y, size_t n, const tsa_stat_ets_spec
     size_t used = 0;
     const size_t budget = max_iter ? max_iter : ETS_NM_BUDGET;
     TSA_CHECK_GOTO(nm_restarts(mz, &f, x, step, budget, &used), rc, done);
-    if (o.ws) {
+    if (o.work) {
         /* The root test costs more than the likelihood of a few thousand
          * rows and rarely binds inside the usual region, so the search runs
          * on the linear conditions and the optimum is checked afterwards;
@@ -706,7 +745,7 @@ static tsa_status ets_fit_one(const double *y, size_t n, const tsa_stat_ets_spec
         ets_theta th;
         ets_decode(&o, gsl_multimin_fminimizer_x(mz)->data, &th);
         ets_par p = par_of(spec, th.alpha, th.beta, th.gamma, th.phi);
-        if (!admissible_ws(&p, 1, o.ws, o.coef, o.z)) {
+        if (!admissible_ws(&p, 1, o.work)) {
             o.poly = 1;
             gsl_vector_set_zero(x);
             TSA_CHECK_GOTO(nm_restarts(mz, &f, x, step, budget, &used), rc, done);
@@ -728,10 +767,7 @@ done:
         gsl_vector_free(x);
     if (step)
         gsl_vector_free(step);
-    if (o.ws)
-        gsl_poly_complex_workspace_free(o.ws);
-    free(o.coef);
-    free(o.z);
+    free(o.work);
     free(o.base);
     free(o.scale);
     free(o.ring);
