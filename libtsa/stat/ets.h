@@ -14,6 +14,9 @@
  *   l' = q + alpha (p - q),
  *   b' = phi b + (beta / alpha) (l' - l - phi b),
  *   s' = s + gamma (y - q - s) | s + gamma (y / q - s).
+ * (The filter evaluates l' = (1 - alpha) q + alpha p and b' = phi b +
+ * beta (p - q), the same values up to rounding with a shorter chain of
+ * dependent operations per step.)
  *
  * Estimation maximises the Gaussian likelihood (2008, ch. 5):
  *   -2 log L = n log(2 pi SSE / n) + n [+ 2 sum log |mu_t| for M error],
@@ -158,7 +161,8 @@ void tsa_stat_ets_name(const tsa_stat_ets_spec *spec, char *buf, size_t len);
 
 /* Whether the smoothing parameters lie in the admissible region of
  * Hyndman, Akram & Archibald (2008) (forecast's admissible()); seasonal
- * models solve the characteristic polynomial of degree m + 1. */
+ * models test that the roots of the characteristic polynomial of degree
+ * m + 1 lie within 1 + 1e-10 of the unit circle (Schur-Cohn recursion). */
 int tsa_stat_ets_admissible(const tsa_stat_ets_spec *spec, double alpha, double beta,
                             double gamma, double phi);
 
