@@ -174,9 +174,13 @@ static tsa_status ets_fit(const tsa_model *m, void *state, const tsa_series *tra
         memset(&tmp, 0, sizeof tmp);
         tmp.fit = fitted;
         double l, b;
-        rc = ets_history(&tmp, train, "train", &l, &b, ring, resid);
         first = cctx;
-    } else if (rc == TSA_OK) {
+        /* A heuristic start the fitted model cannot filter from (a
+         * degenerate prediction) falls back to the fitted state. */
+        if (ets_history(&tmp, train, "train", &l, &b, ring, resid) != TSA_OK)
+            first = 0;
+    }
+    if (rc == TSA_OK && first == 0) {
         double l = fitted.l0, b = fitted.b0;
         memcpy(ring, fitted.s0, fitted.spec.m * sizeof *ring);
         rc = tsa_stat_ets_filter(&fitted, y, n, &l, &b, ring, 0, NULL, resid);
