@@ -1,13 +1,15 @@
 /* The `ensemble` kind: several kinds fitted on the same data, their
  * forecasts combined by mean, median or a weighted average with weights
  * inverse to each member's holdout error (Bates & Granger 1969, "The
- * combination of forecasts"), and their calibrated anomaly scores averaged.
+ * combination of forecasts"), and their anomaly scores combined on a log
+ * scale of tail probability and calibrated on the training series.
  * Members are ordinary models; the ensemble saves them as nested model
  * files, each with its own checksum. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "anomaly/calibrate.h"
 #include "core/error.h"
 #include "models/kind.h"
 
@@ -19,6 +21,11 @@ typedef struct ensemble_state {
     double weights[MAX_MEMBERS];  /* sum to 1 */
     double holdout_rmse[MAX_MEMBERS];
     size_t holdout;               /* rows held out to weigh the members */
+    /* The members' mean calibrated score is itself calibrated on the
+     * training series (model files before this have none). */
+    int has_calib;
+    uint32_t n_scoring;           /* members that scored when it was fitted */
+    tsa_calibrator calib;
 } ensemble_state;
 
 static const char *const methods[] = {"mean", "median", "weighted_average", NULL};
@@ -84,6 +91,69 @@ static tsa_status make_member(const tsa_model *m, const char *kind, tsa_model **
     }
     tsa_params_free(p);
     return rc;
+}
+
+/* Two combinations of the members' calibrated scores of @x: @plain, their
+ * mean, and @tail, the mean of -log(1 - score), each member's tail
+ * probability on a log scale (Fisher's method, "Statistical methods for
+ * research workers", 1925): a member sure of an anomaly moves @tail far,
+ * where averaging probabilities would squash it against 1. Both are 0
+ * before every scoring member has its context; @used receives how many
+ * members scored and @skip the rows before all of them could. */
+static tsa_status member_mean_scores(const ensemble_state *s, const tsa_series *x, double *plain, double *tail,
+                                     size_t *used, size_t *skip)
+{
+    const size_t n = x->length;
+    double *tmp = malloc(n * sizeof *tmp);
+    TSA_FAIL_IF(!tmp, TSA_ENOMEM, "score: out of memory");
+    memset(plain, 0, n * sizeof *plain);
+    memset(tail, 0, n * sizeof *tail);
+    *used = 0;
+    *skip = 0;
+    tsa_status rc = TSA_OK;
+    for (size_t i = 0; i < s->n && rc == TSA_OK; i++) {
+        if (!(tsa_kind_capabilities(tsa_model_kind(s->members[i])) & TSA_CAP_SCORE))
+            continue;
+        const size_t ctx = tsa_model_context_length(s->members[i]);
+        if (x->length <= ctx)
+            continue;
+        rc = tsa_model_score(s->members[i], x, NULL, tmp);
+        if (rc != TSA_OK) {
+            rc = tsa_error(rc, "member '%s': %s", tsa_model_kind(s->members[i]), tsa_last_error());
+            break;
+        }
+        for (size_t t = 0; t < n; t++) {
+            plain[t] += tmp[t];
+            tail[t] += -log(fmax(1.0 - tmp[t], 1e-12));
+        }
+        (*used)++;
+        *skip = ctx > *skip ? ctx : *skip;
+    }
+    free(tmp);
+    if (rc != TSA_OK)
+        return rc;
+    for (size_t t = 0; *used && t < n; t++) {
+        plain[t] /= (double)*used;
+        tail[t] /= (double)*used;
+    }
+    return TSA_OK;
+}
+
+/* Calibrates the log-scale combination on the training series, so that
+ * the ensemble's calibrated score means what every kind's does. */
+static void fit_score_calibration(ensemble_state *s, const tsa_series *train)
+{
+    s->has_calib = 0;
+    double *plain = malloc(train->length * sizeof *plain), *tail = malloc(train->length * sizeof *tail);
+    size_t used = 0, skip = 0;
+    if (plain && tail && member_mean_scores(s, train, plain, tail, &used, &skip) == TSA_OK && used &&
+        train->length > skip + 20 &&
+        tsa_calibrator_fit(&s->calib, tail + skip, train->length - skip) == TSA_OK) {
+        s->has_calib = 1;
+        s->n_scoring = (uint32_t)used;
+    }
+    free(plain);
+    free(tail);
 }
 
 static tsa_status ensemble_fit(const tsa_model *m, void *state, const tsa_series *train, const tsa_fit_ctx *ctx,
@@ -154,6 +224,7 @@ static tsa_status ensemble_fit(const tsa_model *m, void *state, const tsa_series
     }
     for (size_t i = 0; i < n; i++)
         s->weights[i] /= wsum;
+    fit_score_calibration(s, train);
     size_t ctx_len = 0;
     for (size_t i = 0; i < n; i++) {
         size_t c = tsa_model_context_length(s->members[i]);
@@ -212,35 +283,24 @@ static tsa_status ensemble_forecast(const tsa_model *m, const tsa_series *histor
 static tsa_status ensemble_score(const tsa_model *m, const tsa_series *x, double *raw, double *calibrated)
 {
     const ensemble_state *s = m->state;
-    const size_t n = x->length;
-    double *tmp = malloc(n * sizeof *tmp);
-    TSA_FAIL_IF(!tmp, TSA_ENOMEM, "score: out of memory");
-    memset(calibrated, 0, n * sizeof *calibrated);
-    size_t used = 0;
-    tsa_status rc = TSA_OK;
-    for (size_t i = 0; i < s->n && rc == TSA_OK; i++) {
-        if (!(tsa_kind_capabilities(tsa_model_kind(s->members[i])) & TSA_CAP_SCORE))
-            continue;
-        if (x->length <= tsa_model_context_length(s->members[i]))
-            continue;
-        rc = tsa_model_score(s->members[i], x, NULL, tmp);
-        if (rc != TSA_OK) {
-            rc = tsa_error(rc, "member '%s': %s", tsa_model_kind(s->members[i]), tsa_last_error());
-            break;
-        }
-        for (size_t t = 0; t < n; t++)
-            calibrated[t] += tmp[t];
-        used++;
+    size_t used = 0, skip = 0;
+    double *plain = malloc(x->length * sizeof *plain);
+    TSA_FAIL_IF(!plain, TSA_ENOMEM, "score: out of memory");
+    tsa_status rc = member_mean_scores(s, x, plain, raw, &used, &skip);
+    if (rc == TSA_OK && !used)
+        rc = tsa_error(TSA_EUNSUPPORTED, "score: no member of this ensemble scores anomalies");
+    /* The calibration holds for the members it was fitted with; a history
+     * too short for some of them, or a model file from before it, keeps
+     * the plain mean as both scores. */
+    const int recalibrate = s->has_calib && used == s->n_scoring;
+    for (size_t t = 0; rc == TSA_OK && t < x->length; t++) {
+        if (!recalibrate)
+            raw[t] = calibrated[t] = plain[t];
+        else
+            calibrated[t] = t < skip ? 0.0 : tsa_calibrator_cdf(&s->calib, raw[t]);
     }
-    free(tmp);
-    if (rc != TSA_OK)
-        return rc;
-    TSA_FAIL_IF(!used, TSA_EUNSUPPORTED, "score: no member of this ensemble scores anomalies");
-    for (size_t t = 0; t < n; t++) {
-        calibrated[t] /= (double)used;
-        raw[t] = calibrated[t]; /* members' raw scores have different scales */
-    }
-    return TSA_OK;
+    free(plain);
+    return rc;
 }
 
 static tsa_status ensemble_save(const tsa_model *m, tsa_wbuf *w)
@@ -258,6 +318,10 @@ static tsa_status ensemble_save(const tsa_model *m, tsa_wbuf *w)
         tsa_wbuf_bytes(w, blob, len);
         tsa_free(blob);
     }
+    /* Appended block (absent from older files): the score calibration. */
+    tsa_wbuf_u32(w, s->has_calib ? s->n_scoring : 0);
+    if (s->has_calib)
+        tsa_calibrator_save(&s->calib, w);
     return TSA_OK;
 }
 
@@ -283,6 +347,18 @@ static tsa_status ensemble_load(const tsa_model *m, void *state, tsa_rbuf *r)
             !strcmp(tsa_model_kind(s->members[i]), "ensemble"))
             return tsa_error(TSA_EFORMAT, "model data: ensemble member %u does not fit the ensemble", i);
     }
+    s->has_calib = 0;
+    if (tsa_rbuf_remaining(r) > 0) {
+        uint32_t scoring;
+        if (tsa_rbuf_u32(r, &scoring) || scoring > n)
+            return tsa_error(TSA_EFORMAT, "model data: bad ensemble score calibration");
+        if (scoring) {
+            if (tsa_calibrator_load(&s->calib, r) != TSA_OK)
+                return tsa_error(TSA_EFORMAT, "model data: bad ensemble score calibration");
+            s->has_calib = 1;
+            s->n_scoring = scoring;
+        }
+    }
     return TSA_OK;
 }
 
@@ -291,6 +367,8 @@ static tsa_status ensemble_info(const tsa_model *m, cJSON *obj)
     const ensemble_state *s = m->state;
     cJSON_AddStringToObject(obj, "method", tsa_param_str(m, "method"));
     cJSON_AddNumberToObject(obj, "holdout_rows", (double)s->holdout);
+    cJSON_AddStringToObject(obj, "score", s->has_calib ? "members' log tail probabilities, mean, calibrated"
+                                                       : "mean of the members' calibrated scores");
     cJSON *arr = cJSON_AddArrayToObject(obj, "members");
     for (size_t i = 0; i < s->n; i++) {
         cJSON *o = cJSON_CreateObject();

@@ -118,6 +118,51 @@ TEST(detects_injected_spikes)
     tsa_generated_free(g);
 }
 
+/* Fitted on the very series it screens, with the default members (ets,
+ * theta, naive): the members' tail probabilities combined on a log scale
+ * and calibrated find spikes that only some members are sure of (the plain
+ * mean of the calibrated scores found 45 of these 75), with at most 2% of
+ * normal steps flagged at 0.99. */
+TEST(calibrated_mean_finds_spikes_in_its_own_training_series)
+{
+    size_t found = 0, labelled = 0, false_flags = 0, normal = 0;
+    for (uint64_t seed = 11; seed < 16; seed++) {
+        tsa_generate_options o;
+        tsa_generate_options_init(&o);
+        o.n_samples = 2000;
+        o.noise_level = 0.1;
+        o.n_anomalies = 15;
+        o.anomaly_magnitude = 6;
+        o.seed = seed;
+        tsa_generated *g = NULL;
+        CHECK_OK(tsa_generate(&o, &g));
+        if (!g)
+            continue;
+        tsa_series s = tsa_series_view(g->values, g->length, 1);
+        tsa_model *m = fit("ensemble", NULL, &s);
+        CHECK(m != NULL);
+        tsa_detection *d = NULL;
+        if (m)
+            CHECK_OK(tsa_model_detect(m, &s, 0.99, &d));
+        for (size_t t = 100; d && t < g->length; t++) {
+            if (g->labels[t]) {
+                labelled++;
+                found += d->flags[t];
+            } else {
+                normal++;
+                false_flags += d->flags[t];
+            }
+        }
+        tsa_detection_free(d);
+        tsa_model_free(m);
+        tsa_generated_free(g);
+    }
+    printf("# default members at 0.99: %zu/%zu spikes, %zu false flags in %zu (%.2f%%)\n", found,
+           labelled, false_flags, normal, 100.0 * (double)false_flags / (double)normal);
+    CHECK(labelled > 0 && found * 10 >= labelled * 9);
+    CHECK(false_flags * 50 <= normal);
+}
+
 TEST(save_load_round_trip)
 {
     tsa_generated *g = series(0, 4);
@@ -134,6 +179,15 @@ TEST(save_load_round_trip)
     CHECK_OK(tsa_model_forecast(l, NULL, 24, 0.8, &b));
     CHECK(a && b && memcmp(a->mean, b->mean, 24 * sizeof(double)) == 0);
     CHECK(a && b && memcmp(a->upper, b->upper, 24 * sizeof(double)) == 0);
+    double *r1 = malloc(g->length * sizeof *r1), *r2 = malloc(g->length * sizeof *r2);
+    double *c1 = malloc(g->length * sizeof *c1), *c2 = malloc(g->length * sizeof *c2);
+    CHECK_OK(tsa_model_score(m, &s, r1, c1));
+    CHECK_OK(tsa_model_score(l, &s, r2, c2));
+    CHECK(memcmp(r1, r2, g->length * sizeof *r1) == 0 && memcmp(c1, c2, g->length * sizeof *c1) == 0);
+    free(r1);
+    free(r2);
+    free(c1);
+    free(c2);
     for (size_t n = 0; n < len; n += 1 + n / 16) {
         tsa_model *x = NULL;
         void *cut = malloc(n ? n : 1);
@@ -205,5 +259,6 @@ TEST(multivariate_members)
 }
 
 TEST_LIST(TEST_CASE(mean_and_median_combine_the_members), TEST_CASE(weights_favour_the_better_member),
-          TEST_CASE(detects_injected_spikes), TEST_CASE(save_load_round_trip), TEST_CASE(bad_members),
+          TEST_CASE(detects_injected_spikes),
+          TEST_CASE(calibrated_mean_finds_spikes_in_its_own_training_series), TEST_CASE(save_load_round_trip), TEST_CASE(bad_members),
           TEST_CASE(multivariate_members))
