@@ -39,24 +39,25 @@ typedef struct tf_params {
 } tf_params;
 
 typedef struct tf_layer_views {
-    float *r, *rm;              /* (B L, D) stream into the layer, after attention */
-    float *ln1, *mu1, *rs1;     /* (B L, D), (B L), (B L) */
-    float *qkv;                 /* (B L, 3D) */
-    float *att;                 /* (B, heads, L, L) */
-    float *ao;                  /* (B L, D) attention output */
-    float *ln2, *mu2, *rs2;
-    float *f1, *gl;             /* (B L, ff) pre- and post-GELU */
-    float *m1, *m2;             /* (B L, D) dropout masks */
+    float *r, *rm;          /* (B L, D) stream into the layer, (nq, D) after attention */
+    float *ln1, *mu1, *rs1; /* (B L, D), (B L), (B L) */
+    float *qkv;             /* (B L, 3D) */
+    float *att;             /* (B, heads, nq / B, L) */
+    float *ao;              /* (nq, D) attention output */
+    float *ln2, *mu2, *rs2; /* (nq, D), (nq), (nq) */
+    float *f1, *gl;         /* (nq, ff) pre- and post-GELU */
+    float *m1, *m2;         /* (nq, D) dropout masks */
 } tf_layer_views;
 
 typedef struct tf_views {
-    float *pe;                  /* (L, D), filled by prepare: first, at offset 0 */
+    float *pe; /* (L, D), filled by prepare: first, at offset 0 */
     tf_layer_views l[TF_MAX_LAYERS];
-    float *rout;                /* (B L, D) the last layer's output */
+    float *rout;                   /* (B L, D) the embedding, without layers */
     float *last, *lnf, *muf, *rsf; /* (B, D), (B, D), (B), (B) */
-    float *tmp;                 /* (B L, D) a branch's output before the residual add */
+    float *tmp;                    /* (B L, D) a branch's output before the residual add */
+    float *asc;                    /* attention scratch */
     /* gradients */
-    float *dr, *dtmp, *dln, *dqkv, *dao, *dp, *df1, *dgl, *dlast, *dlnf;
+    float *dr, *dtmp, *dln, *dqkv, *dao, *df1, *dgl, *dlast, *dlnf;
 } tf_views;
 
 static size_t tf_n_params(const tsa_nn_arch *a)
@@ -99,6 +100,12 @@ static void tf_param_views(const tsa_nn_arch *a, float *p, tf_params *v)
     v->bh = tf_take(&p, PF);
 }
 
+/* The head reads the last step only, and the network is causal, so the
+ * last layer computes its queries, attention, output projection and
+ * feed-forward block for the last step alone (its keys and values still
+ * cover the window): nq = B rows there, B L elsewhere. */
+static int tf_is_last(const tsa_nn_arch *a, size_t i) { return i + 1 == a->layers; }
+
 static size_t tf_layout(const tsa_nn_arch *a, size_t B, int train, float *base, tf_views *v)
 {
     const size_t L = a->L, N = B * L, D = a->d_model, ff = a->ff, H = a->heads;
@@ -107,37 +114,40 @@ static size_t tf_layout(const tsa_nn_arch *a, size_t B, int train, float *base, 
     v->pe = tsa_nn_take(&ar, L * D);
     for (size_t i = 0; i < a->layers; i++) {
         tf_layer_views *l = &v->l[i];
+        const size_t nq = tf_is_last(a, i) ? B : N;
         l->r = tsa_nn_take(&ar, N * D);
-        l->rm = tsa_nn_take(&ar, N * D);
+        l->rm = tsa_nn_take(&ar, nq * D);
         l->ln1 = tsa_nn_take(&ar, N * D);
         l->mu1 = tsa_nn_take(&ar, N);
         l->rs1 = tsa_nn_take(&ar, N);
         l->qkv = tsa_nn_take(&ar, N * 3 * D);
-        l->att = tsa_nn_take(&ar, B * H * L * L);
-        l->ao = tsa_nn_take(&ar, N * D);
-        l->ln2 = tsa_nn_take(&ar, N * D);
-        l->mu2 = tsa_nn_take(&ar, N);
-        l->rs2 = tsa_nn_take(&ar, N);
-        l->f1 = tsa_nn_take(&ar, N * ff);
-        l->gl = tsa_nn_take(&ar, N * ff);
+        l->att = tsa_nn_take(&ar, H * nq * L);
+        l->ao = tsa_nn_take(&ar, nq * D);
+        l->ln2 = tsa_nn_take(&ar, nq * D);
+        l->mu2 = tsa_nn_take(&ar, nq);
+        l->rs2 = tsa_nn_take(&ar, nq);
+        l->f1 = tsa_nn_take(&ar, nq * ff);
+        l->gl = tsa_nn_take(&ar, nq * ff);
     }
-    v->rout = tsa_nn_take(&ar, N * D);
+    if (a->layers == 0)
+        v->rout = tsa_nn_take(&ar, N * D);
     v->last = tsa_nn_take(&ar, B * D);
     v->lnf = tsa_nn_take(&ar, B * D);
     v->muf = tsa_nn_take(&ar, B);
     v->rsf = tsa_nn_take(&ar, B);
     v->tmp = tsa_nn_take(&ar, N * D);
+    v->asc = tsa_nn_take(&ar, tsa_nn_attention_scratch(L, D, H));
     if (train) {
         for (size_t i = 0; i < a->layers && a->dropout > 0.0f; i++) {
-            v->l[i].m1 = tsa_nn_take(&ar, N * D);
-            v->l[i].m2 = tsa_nn_take(&ar, N * D);
+            const size_t nq = tf_is_last(a, i) ? B : N;
+            v->l[i].m1 = tsa_nn_take(&ar, nq * D);
+            v->l[i].m2 = tsa_nn_take(&ar, nq * D);
         }
         v->dr = tsa_nn_take(&ar, N * D);
         v->dtmp = tsa_nn_take(&ar, N * D);
         v->dln = tsa_nn_take(&ar, N * D);
         v->dqkv = tsa_nn_take(&ar, N * 3 * D);
         v->dao = tsa_nn_take(&ar, N * D);
-        v->dp = tsa_nn_take(&ar, L * L);
         v->df1 = tsa_nn_take(&ar, N * ff);
         v->dgl = tsa_nn_take(&ar, N * ff);
         v->dlast = tsa_nn_take(&ar, B * D);
@@ -190,14 +200,16 @@ static void tf_init(const tsa_nn_arch *a, float *w, tsa_rng *rng)
     tsa_nn_uniform(p.bh, PF, bd, rng);
 }
 
-/* out = in + dropout(branch), the residual add. */
-static void tf_residual(float *out, const float *in, float *branch, float *mask, size_t n, float p,
-                        tsa_rng *drop)
+/* out = in + dropout(branch), the residual add, over @rows rows of D; row k
+ * of @in starts at k * @in_ld. */
+static void tf_residual(float *out, const float *in, size_t in_ld, float *branch, float *mask,
+                        size_t rows, size_t D, float p, tsa_rng *drop)
 {
     if (drop && p > 0.0f)
-        tsa_nn_dropout_forward(branch, mask, branch, n, p, drop);
-    for (size_t j = 0; j < n; j++)
-        out[j] = in[j] + branch[j];
+        tsa_nn_dropout_forward(branch, mask, branch, rows * D, p, drop);
+    for (size_t k = 0; k < rows; k++)
+        for (size_t j = 0; j < D; j++)
+            out[k * D + j] = in[k * in_ld + j] + branch[k * D + j];
 }
 
 static void tf_forward(const tsa_nn_arch *a, const float *w, float *ws, size_t B, const float *x,
@@ -214,34 +226,47 @@ static void tf_forward(const tsa_nn_arch *a, const float *w, float *ws, size_t B
     for (size_t i = 0; i < a->layers; i++) {
         tf_layer_params *lp = &p.l[i];
         tf_layer_views *l = &v.l[i];
-        float *next = i + 1 < a->layers ? v.l[i + 1].r : v.rout;
+        const int last = tf_is_last(a, i);
+        const size_t nq = last ? B : N, t0 = last ? L - 1 : 0;
+        float *next = last ? v.last : v.l[i + 1].r;
         tsa_nn_layernorm_forward(l->ln1, l->mu1, l->rs1, l->r, lp->g1, lp->b1, N, D);
         tsa_nn_linear_forward(l->qkv, l->ln1, lp->Wqkv, lp->bqkv, N, D, 3 * D);
-        tsa_nn_attention_forward(l->ao, l->att, l->qkv, B, L, D, a->heads);
-        tsa_nn_linear_forward(v.tmp, l->ao, lp->Wo, lp->bo, N, D, D);
-        tf_residual(l->rm, l->r, v.tmp, l->m1, N * D, a->dropout, drop);
-        tsa_nn_layernorm_forward(l->ln2, l->mu2, l->rs2, l->rm, lp->g2, lp->b2, N, D);
-        tsa_nn_linear_forward(l->f1, l->ln2, lp->W1, lp->bf1, N, D, ff);
-        tsa_nn_gelu_forward(l->gl, l->f1, N * ff);
-        tsa_nn_linear_forward(v.tmp, l->gl, lp->W2, lp->bf2, N, ff, D);
-        tf_residual(next, l->rm, v.tmp, l->m2, N * D, a->dropout, drop);
+        tsa_nn_attention_forward(l->ao, l->att, v.asc, l->qkv, B, L, D, a->heads, t0);
+        tsa_nn_linear_forward(v.tmp, l->ao, lp->Wo, lp->bo, nq, D, D);
+        tf_residual(l->rm, l->r + t0 * D, (N / nq) * D, v.tmp, l->m1, nq, D, a->dropout, drop);
+        tsa_nn_layernorm_forward(l->ln2, l->mu2, l->rs2, l->rm, lp->g2, lp->b2, nq, D);
+        tsa_nn_linear_forward(l->f1, l->ln2, lp->W1, lp->bf1, nq, D, ff);
+        tsa_nn_gelu_forward(l->gl, l->f1, nq * ff);
+        tsa_nn_linear_forward(v.tmp, l->gl, lp->W2, lp->bf2, nq, ff, D);
+        tf_residual(next, l->rm, D, v.tmp, l->m2, nq, D, a->dropout, drop);
     }
     /* Only the last step feeds the head (causal: it has seen the window). */
-    for (size_t b = 0; b < B; b++)
-        memcpy(v.last + b * D, v.rout + (b * L + L - 1) * D, D * sizeof *v.last);
+    if (a->layers == 0)
+        for (size_t b = 0; b < B; b++)
+            memcpy(v.last + b * D, v.rout + (b * L + L - 1) * D, D * sizeof *v.last);
     tsa_nn_layernorm_forward(v.lnf, v.muf, v.rsf, v.last, p.gf, p.bf, B, D);
     tsa_nn_linear_forward(y, v.lnf, p.Wh, p.bh, B, D, a->P * a->F);
 }
 
-/* The gradient reaching a branch's output through dropout: dr itself, or
- * dr * mask in dtmp. */
-static const float *tf_branch_grad(const tf_views *v, const float *mask, size_t n, float p)
+/* The gradient reaching a branch's output through dropout: @d itself, or
+ * d * mask in dtmp. */
+static const float *tf_branch_grad(const tf_views *v, const float *d, const float *mask, size_t n,
+                                   float p)
 {
     if (p <= 0.0f)
-        return v->dr;
+        return d;
     memset(v->dtmp, 0, n * sizeof *v->dtmp);
-    tsa_nn_dropout_backward(v->dtmp, v->dr, mask, n);
+    tsa_nn_dropout_backward(v->dtmp, d, mask, n);
     return v->dtmp;
+}
+
+/* dr (B L, D) = 0 but for the last step of each window, which gets @d (B, D).
+ */
+static void tf_scatter_last(float *dr, const float *d, size_t B, size_t L, size_t D)
+{
+    memset(dr, 0, B * L * D * sizeof *dr);
+    for (size_t b = 0; b < B; b++)
+        memcpy(dr + (b * L + L - 1) * D, d + b * D, D * sizeof *dr);
 }
 
 static void tf_backward(const tsa_nn_arch *a, const float *w, float *g, float *ws, size_t B,
@@ -257,31 +282,34 @@ static void tf_backward(const tsa_nn_arch *a, const float *w, float *g, float *w
     tsa_nn_linear_backward(v.dlnf, gp.Wh, gp.bh, dy, v.lnf, p.Wh, B, D, a->P * a->F);
     memset(v.dlast, 0, B * D * sizeof *v.dlast);
     tsa_nn_layernorm_backward(v.dlast, gp.gf, gp.bf, v.dlnf, v.last, v.muf, v.rsf, p.gf, B, D);
-    memset(v.dr, 0, N * D * sizeof *v.dr);
-    for (size_t b = 0; b < B; b++)
-        memcpy(v.dr + (b * L + L - 1) * D, v.dlast + b * D, D * sizeof *v.dr);
-    /* v.dr: the gradient of the stream after layer i, then before it. */
+    if (a->layers == 0)
+        tf_scatter_last(v.dr, v.dlast, B, L, D);
+    /* d: the gradient of the layer's output, then of its stream after
+   * attention (nq rows); v.dr: of the stream into the layer (B L rows). */
     for (size_t i = a->layers; i-- > 0;) {
         tf_layer_params *lp = &p.l[i], *lg = &gp.l[i];
         tf_layer_views *l = &v.l[i];
-        const float *db = tf_branch_grad(&v, l->m2, N * D, a->dropout);
-        memset(v.dgl, 0, N * ff * sizeof *v.dgl);
-        tsa_nn_linear_backward(v.dgl, lg->W2, lg->bf2, db, l->gl, lp->W2, N, ff, D);
-        memset(v.df1, 0, N * ff * sizeof *v.df1);
-        tsa_nn_gelu_backward(v.df1, v.dgl, l->f1, N * ff);
-        memset(v.dln, 0, N * D * sizeof *v.dln);
-        tsa_nn_linear_backward(v.dln, lg->W1, lg->bf1, v.df1, l->ln2, lp->W1, N, D, ff);
-        tsa_nn_layernorm_backward(v.dr, lg->g2, lg->b2, v.dln, l->rm, l->mu2, l->rs2, lp->g2, N,
-                                  D);
-        db = tf_branch_grad(&v, l->m1, N * D, a->dropout);
-        memset(v.dao, 0, N * D * sizeof *v.dao);
-        tsa_nn_linear_backward(v.dao, lg->Wo, lg->bo, db, l->ao, lp->Wo, N, D, D);
+        const int last = tf_is_last(a, i);
+        const size_t nq = last ? B : N, t0 = last ? L - 1 : 0;
+        float *d = last ? v.dlast : v.dr;
+        const float *db = tf_branch_grad(&v, d, l->m2, nq * D, a->dropout);
+        memset(v.dgl, 0, nq * ff * sizeof *v.dgl);
+        tsa_nn_linear_backward(v.dgl, lg->W2, lg->bf2, db, l->gl, lp->W2, nq, ff, D);
+        memset(v.df1, 0, nq * ff * sizeof *v.df1);
+        tsa_nn_gelu_backward(v.df1, v.dgl, l->f1, nq * ff);
+        memset(v.dln, 0, nq * D * sizeof *v.dln);
+        tsa_nn_linear_backward(v.dln, lg->W1, lg->bf1, v.df1, l->ln2, lp->W1, nq, D, ff);
+        tsa_nn_layernorm_backward(d, lg->g2, lg->b2, v.dln, l->rm, l->mu2, l->rs2, lp->g2, nq, D);
+        db = tf_branch_grad(&v, d, l->m1, nq * D, a->dropout);
+        memset(v.dao, 0, nq * D * sizeof *v.dao);
+        tsa_nn_linear_backward(v.dao, lg->Wo, lg->bo, db, l->ao, lp->Wo, nq, D, D);
         memset(v.dqkv, 0, N * 3 * D * sizeof *v.dqkv);
-        tsa_nn_attention_backward(v.dqkv, v.dp, v.dao, l->qkv, l->att, B, L, D, a->heads);
+        tsa_nn_attention_backward(v.dqkv, v.asc, v.dao, l->qkv, l->att, B, L, D, a->heads, t0);
         memset(v.dln, 0, N * D * sizeof *v.dln);
         tsa_nn_linear_backward(v.dln, lg->Wqkv, lg->bqkv, v.dqkv, l->ln1, lp->Wqkv, N, D, 3 * D);
-        tsa_nn_layernorm_backward(v.dr, lg->g1, lg->b1, v.dln, l->r, l->mu1, l->rs1, lp->g1, N,
-                                  D);
+        if (last)
+            tf_scatter_last(v.dr, d, B, L, D);
+        tsa_nn_layernorm_backward(v.dr, lg->g1, lg->b1, v.dln, l->r, l->mu1, l->rs1, lp->g1, N, D);
     }
     tsa_nn_linear_backward(NULL, gp.Win, gp.bin, v.dr, x, p.Win, N, a->F, D);
 }

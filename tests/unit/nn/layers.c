@@ -291,27 +291,28 @@ TEST(layernorm_normalises_and_gradients)
 /* ---- attention ------------------------------------------------------------------- */
 
 typedef struct {
-    size_t B, T, D, H;
-    float *qkv, *out, *att, *r;
+    size_t B, T, D, H, t0;
+    float *qkv, *out, *att, *r, *sc;
 } att_ctx;
 
 static double att_loss(void *p)
 {
     att_ctx *c = p;
-    tsa_nn_attention_forward(c->out, c->att, c->qkv, c->B, c->T, c->D, c->H);
-    return gc_dot(c->r, c->out, c->B * c->T * c->D);
+    tsa_nn_attention_forward(c->out, c->att, c->sc, c->qkv, c->B, c->T, c->D, c->H, c->t0);
+    return gc_dot(c->r, c->out, c->B * (c->T - c->t0) * c->D);
 }
 
 TEST(attention_is_causal_and_gradients)
 {
     tsa_rng rng;
     tsa_rng_seed(&rng, 6);
-    att_ctx c = {2, 7, 8, 2, NULL, NULL, NULL, NULL};
+    att_ctx c = {2, 7, 8, 2, 0, NULL, NULL, NULL, NULL, NULL};
     size_t nq = c.B * c.T * 3 * c.D, no = c.B * c.T * c.D;
     c.qkv = fa(nq);
     c.out = fa(no);
     c.att = fa(c.B * c.H * c.T * c.T);
     c.r = fa(no);
+    c.sc = fa(tsa_nn_attention_scratch(c.T, c.D, c.H));
     gc_fill(c.qkv, nq, -1.5, 1.5, &rng);
     gc_fill(c.r, no, -1, 1, &rng);
     att_loss(&c);
@@ -338,12 +339,64 @@ TEST(attention_is_causal_and_gradients)
     att_loss(&c);
     CHECK(c.out[(c.T - 2) * c.D + 3] == keep);
 
-    float *dqkv = fa(nq), *dp = fa(c.T * c.T);
+    float *dqkv = fa(nq);
     att_loss(&c);
-    tsa_nn_attention_backward(dqkv, dp, c.r, c.qkv, c.att, c.B, c.T, c.D, c.H);
+    tsa_nn_attention_backward(dqkv, c.sc, c.r, c.qkv, c.att, c.B, c.T, c.D, c.H, c.t0);
     CHECK(gc_check("attention dqkv", c.qkv, dqkv, nq, att_loss, &c, 1e-2) < TOL);
-    free(dqkv), free(dp);
-    free(c.qkv), free(c.out), free(c.att), free(c.r);
+    free(dqkv);
+    free(c.qkv), free(c.out), free(c.att), free(c.r), free(c.sc);
+}
+
+/* Windows long enough for the 8-lane blocks, heads of 8 and 12 columns
+ * (a vector block and a scalar tail), all query rows or the last ones only:
+ * gradients, the rows from t0 equal to those of the full pass, and both
+ * paths (vector and OpenBLAS) agreeing. */
+TEST(attention_long_windows_and_last_rows)
+{
+    static const size_t shapes[][4] = {
+        {19, 16, 2, 0}, {19, 16, 2, 18}, {24, 24, 2, 13}, {16, 8, 1, 0}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        tsa_rng rng;
+        tsa_rng_seed(&rng, 60 + s);
+        att_ctx c = {2,    shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
+                     NULL, NULL,         NULL,         NULL,         NULL};
+        const size_t M = c.T - c.t0, nq = c.B * c.T * 3 * c.D, no = c.B * M * c.D;
+        c.qkv = fa(nq);
+        c.out = fa(no);
+        c.att = fa(c.B * c.H * M * c.T);
+        c.r = fa(no);
+        c.sc = fa(tsa_nn_attention_scratch(c.T, c.D, c.H));
+        float *full = fa(c.B * c.T * c.D), *fatt = fa(c.B * c.H * c.T * c.T);
+        float *out2 = fa(no), *att2 = fa(c.B * c.H * M * c.T);
+        float *dq1 = fa(nq), *dq2 = fa(nq);
+        gc_fill(c.qkv, nq, -2, 2, &rng);
+        gc_fill(c.r, no, -1, 1, &rng);
+        att_loss(&c);
+        tsa_nn_attention_forward(full, fatt, c.sc, c.qkv, c.B, c.T, c.D, c.H, 0);
+        double worst = 0;
+        for (size_t b = 0; b < c.B; b++)
+            for (size_t i = 0; i < M * c.D; i++)
+                worst =
+                    fmax(worst, fabs(c.out[b * M * c.D + i] - full[(b * c.T + c.t0) * c.D + i]));
+        CHECK_MSG(worst < 1e-6, "shape %zu: rows from t0 differ by %g", s, worst);
+        tsa_nn_attention_forward_blas(out2, att2, c.sc, c.qkv, c.B, c.T, c.D, c.H, c.t0);
+        worst = 0;
+        for (size_t i = 0; i < no; i++)
+            worst = fmax(worst, fabs(c.out[i] - out2[i]));
+        CHECK_MSG(worst < 1e-5, "shape %zu: paths differ by %g", s, worst);
+        tsa_nn_attention_backward(dq1, c.sc, c.r, c.qkv, c.att, c.B, c.T, c.D, c.H, c.t0);
+        tsa_nn_attention_backward_blas(dq2, c.sc, c.r, c.qkv, att2, c.B, c.T, c.D, c.H, c.t0);
+        worst = 0;
+        for (size_t i = 0; i < nq; i++)
+            worst = fmax(worst, fabs(dq1[i] - dq2[i]));
+        CHECK_MSG(worst < 1e-4, "shape %zu: backward paths differ by %g", s, worst);
+        for (size_t i = 0; i < c.B * c.t0 && c.t0; i++)
+            for (size_t j = 0; j < c.D; j++) /* queries before t0 get nothing */
+                CHECK(dq1[(i / c.t0 * c.T + i % c.t0) * 3 * c.D + j] == 0.0f);
+        CHECK(gc_check("attention long dqkv", c.qkv, dq1, nq, att_loss, &c, 1e-2) < TOL);
+        free(full), free(fatt), free(out2), free(att2), free(dq1), free(dq2);
+        free(c.qkv), free(c.out), free(c.att), free(c.r), free(c.sc);
+    }
 }
 
 /* ---- positional encoding, dropout ------------------------------------------------- */
@@ -399,5 +452,6 @@ TEST_LIST(TEST_CASE(linear_forward_known_answer), TEST_CASE(linear_gradients),
           TEST_CASE(activation_gradients), TEST_CASE(fast_exp_tanh_sigmoid_accuracy),
           TEST_CASE(conv1d_is_causal_and_matches_direct_sum), TEST_CASE(conv1d_gradients),
           TEST_CASE(layernorm_normalises_and_gradients),
-          TEST_CASE(attention_is_causal_and_gradients), TEST_CASE(positional_encoding_values),
+          TEST_CASE(attention_is_causal_and_gradients),
+          TEST_CASE(attention_long_windows_and_last_rows), TEST_CASE(positional_encoding_values),
           TEST_CASE(dropout_mask_and_backward))
