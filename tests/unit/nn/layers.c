@@ -256,36 +256,62 @@ static double ln_loss(void *p)
     return gc_dot(c->r, c->y, c->N * c->D);
 }
 
+/* Rows of 8 (one vector block) and 21 (two blocks and a scalar tail). */
 TEST(layernorm_normalises_and_gradients)
 {
-    tsa_rng rng;
-    tsa_rng_seed(&rng, 5);
-    ln_ctx c = {6, 8, fa(48), fa(8), fa(8), fa(48), fa(6), fa(6), fa(48)};
-    gc_fill(c.x, 48, -2, 3, &rng);
-    for (size_t j = 0; j < 8; j++)
-        c.g[j] = 1.0f, c.b[j] = 0.0f;
-    ln_loss(&c);
-    for (size_t r = 0; r < c.N; r++) {
-        double m = 0, v = 0;
-        for (size_t j = 0; j < c.D; j++)
-            m += c.y[r * c.D + j];
-        m /= (double)c.D;
-        for (size_t j = 0; j < c.D; j++)
-            v += (c.y[r * c.D + j] - m) * (c.y[r * c.D + j] - m);
-        CHECK_NEAR(m, 0.0, 1e-6);
-        CHECK_NEAR(v / (double)c.D, 1.0, 1e-3);
+    static const size_t widths[] = {8, 21};
+    for (size_t k = 0; k < 2; k++) {
+        tsa_rng rng;
+        tsa_rng_seed(&rng, 5 + k);
+        const size_t N = 6, D = widths[k], n = N * D;
+        ln_ctx c = {N, D, fa(n), fa(D), fa(D), fa(n), fa(N), fa(N), fa(n)};
+        gc_fill(c.x, n, -2, 3, &rng);
+        for (size_t j = 0; j < D; j++)
+            c.g[j] = 1.0f, c.b[j] = 0.0f;
+        ln_loss(&c);
+        for (size_t r = 0; r < c.N; r++) {
+            double m = 0, v = 0;
+            for (size_t j = 0; j < c.D; j++)
+                m += c.y[r * c.D + j];
+            m /= (double)c.D;
+            for (size_t j = 0; j < c.D; j++)
+                v += (c.y[r * c.D + j] - m) * (c.y[r * c.D + j] - m);
+            CHECK_NEAR(m, 0.0, 1e-6);
+            CHECK_NEAR(v / (double)c.D, 1.0, 1e-3);
+        }
+        gc_fill(c.g, D, 0.5, 1.5, &rng);
+        gc_fill(c.b, D, -0.5, 0.5, &rng);
+        gc_fill(c.r, n, -1, 1, &rng);
+        float *dx = fa(n), *dg = fa(D), *db = fa(D);
+        ln_loss(&c);
+        tsa_nn_layernorm_backward(dx, dg, db, c.r, c.x, c.mean, c.rstd, c.g, c.N, c.D);
+        CHECK(gc_check("layernorm dx", c.x, dx, n, ln_loss, &c, 1e-2) < TOL);
+        CHECK(gc_check("layernorm dgamma", c.g, dg, D, ln_loss, &c, 1e-2) < TOL);
+        CHECK(gc_check("layernorm dbeta", c.b, db, D, ln_loss, &c, 1e-2) < TOL);
+        free(dx), free(dg), free(db);
+        free(c.x), free(c.g), free(c.b), free(c.y), free(c.mean), free(c.rstd), free(c.r);
     }
-    gc_fill(c.g, 8, 0.5, 1.5, &rng);
-    gc_fill(c.b, 8, -0.5, 0.5, &rng);
-    gc_fill(c.r, 48, -1, 1, &rng);
-    float *dx = fa(48), *dg = fa(8), *db = fa(8);
-    ln_loss(&c);
-    tsa_nn_layernorm_backward(dx, dg, db, c.r, c.x, c.mean, c.rstd, c.g, c.N, c.D);
-    CHECK(gc_check("layernorm dx", c.x, dx, 48, ln_loss, &c, 1e-2) < TOL);
-    CHECK(gc_check("layernorm dgamma", c.g, dg, 8, ln_loss, &c, 1e-2) < TOL);
-    CHECK(gc_check("layernorm dbeta", c.b, db, 8, ln_loss, &c, 1e-2) < TOL);
-    free(dx), free(dg), free(db);
-    free(c.x), free(c.g), free(c.b), free(c.y), free(c.mean), free(c.rstd), free(c.r);
+}
+
+/* The GELU's vector lanes give the scalar function's bits (a single value
+ * takes the scalar loop). */
+TEST(gelu_lanes_match_scalar_bits)
+{
+    enum { N = 203 };
+    tsa_rng rng;
+    tsa_rng_seed(&rng, 9);
+    float *x = fa(N), *y = fa(N), *y1 = fa(N), *dy = fa(N), *dx = fa(N), *dx1 = fa(N);
+    gc_fill(x, N, -6, 6, &rng);
+    gc_fill(dy, N, -1, 1, &rng);
+    tsa_nn_gelu_forward(y, x, N);
+    tsa_nn_gelu_backward(dx, dy, x, N);
+    for (size_t i = 0; i < N; i++) {
+        tsa_nn_gelu_forward(y1 + i, x + i, 1);
+        tsa_nn_gelu_backward(dx1 + i, dy + i, x + i, 1);
+    }
+    CHECK(memcmp(y, y1, N * sizeof *y) == 0);
+    CHECK(memcmp(dx, dx1, N * sizeof *dx) == 0);
+    free(x), free(y), free(y1), free(dy), free(dx), free(dx1);
 }
 
 /* ---- attention ------------------------------------------------------------------- */
@@ -451,7 +477,7 @@ TEST(dropout_mask_and_backward)
 TEST_LIST(TEST_CASE(linear_forward_known_answer), TEST_CASE(linear_gradients),
           TEST_CASE(activation_gradients), TEST_CASE(fast_exp_tanh_sigmoid_accuracy),
           TEST_CASE(conv1d_is_causal_and_matches_direct_sum), TEST_CASE(conv1d_gradients),
-          TEST_CASE(layernorm_normalises_and_gradients),
+          TEST_CASE(layernorm_normalises_and_gradients), TEST_CASE(gelu_lanes_match_scalar_bits),
           TEST_CASE(attention_is_causal_and_gradients),
           TEST_CASE(attention_long_windows_and_last_rows), TEST_CASE(positional_encoding_values),
           TEST_CASE(dropout_mask_and_backward))
