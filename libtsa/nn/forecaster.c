@@ -43,6 +43,7 @@ void tsa_nn_destroy(void *state)
 {
     tsa_nn_state *s = state;
     free(s->w);
+    tsa_nn_net_free_prep(&s->net);
     free(s->mean);
     free(s->qtab);
     memset(s, 0, sizeof *s);
@@ -97,7 +98,7 @@ static tsa_status residual_stats(tsa_nn_state *s, const tsa_nn_windows *d, size_
         rc = tsa_error(TSA_ENOMEM, "fit: out of memory");
         goto done;
     }
-    TSA_CHECK_GOTO(tsa_nn_infer_init(&inf, &s->net, n), rc, done);
+    TSA_CHECK_GOTO(tsa_nn_infer_init(&inf, &s->net, n, 0), rc, done);
     tsa_nn_infer_run(&inf, &s->net, s->w, d, first, n, pred);
     tsa_nn_infer_free(&inf);
     for (size_t i = 0; i < n; i++)
@@ -179,6 +180,7 @@ tsa_status tsa_nn_fit(const tsa_model *m, tsa_nn_state *state, const tsa_nn_net 
     tsa_nn_state s;
     memset(&s, 0, sizeof s);
     s.net = *net;
+    s.net.prep = NULL;
     s.n_params = np;
     s.centre = tsa_param_bool(m, "center_windows");
     s.w = tsa_nn_alloc(np);
@@ -217,6 +219,10 @@ tsa_status tsa_nn_fit(const tsa_model *m, tsa_nn_state *state, const tsa_nn_net 
     tsa_nn_blas_threads(prev_threads);
     if (rc != TSA_OK)
         goto fail;
+    if (tsa_nn_net_cache_prep(&s.net) != 0) {
+        rc = tsa_error(TSA_ENOMEM, "fit: out of memory");
+        goto fail;
+    }
     s.n_train_windows = split.n_train;
     s.n_val_windows = split.n_val;
     s.resid_val = split.n_val >= 2;
@@ -273,16 +279,15 @@ tsa_status tsa_nn_forecast(const tsa_model *m, const tsa_series *history, size_t
                 "history: has %zu features, the model was fitted on %zu", history->n_features, F);
     TSA_FAIL_IF(history->length < L, TSA_ETOOSHORT, "history: needs at least %zu rows, got %zu",
                 L, history->length);
-    const size_t rows = L + horizon + P;
-    float *z = malloc(rows * F * sizeof *z), *out = malloc(P * F * sizeof *out);
+    const size_t rows = L + horizon + P, zn = (rows * F + 15) & ~(size_t)15;
+    TSA_FAIL_IF(rows > SIZE_MAX / 8 / F, TSA_ENOMEM, "forecast: out of memory for %zu steps",
+                horizon);
+    /* The scratch, the normalised history and the outputs: one block. */
     tsa_nn_infer inf;
-    memset(&inf, 0, sizeof inf);
-    tsa_status rc = TSA_OK;
-    if (!z || !out) {
-        rc = tsa_error(TSA_ENOMEM, "forecast: out of memory for %zu steps", horizon);
-        goto done;
-    }
-    TSA_CHECK_GOTO(tsa_nn_infer_init(&inf, &s->net, 1), rc, done);
+    tsa_status rc = tsa_nn_infer_init(&inf, &s->net, 1, zn + P * F);
+    if (rc != TSA_OK)
+        return tsa_error(TSA_ENOMEM, "forecast: out of memory for %zu steps", horizon);
+    float *z = inf.extra, *out = inf.extra + zn;
     normalise(s, history->values + (history->length - L) * F, L, z);
     for (size_t done_steps = 0; done_steps < horizon;) {
         tsa_nn_windows d = {z, L + done_steps, F, L, P, s->centre};
@@ -308,8 +313,6 @@ tsa_status tsa_nn_forecast(const tsa_model *m, const tsa_series *history, size_t
         }
 done:
     tsa_nn_infer_free(&inf);
-    free(z);
-    free(out);
     return rc;
 }
 
@@ -332,7 +335,7 @@ tsa_status tsa_nn_score(const tsa_model *m, const tsa_series *x, double *raw, do
         rc = tsa_error(TSA_ENOMEM, "score: out of memory for %zu rows", n);
         goto done;
     }
-    TSA_CHECK_GOTO(tsa_nn_infer_init(&inf, &s->net, n_win < chunk ? n_win : chunk), rc, done);
+    TSA_CHECK_GOTO(tsa_nn_infer_init(&inf, &s->net, n_win < chunk ? n_win : chunk, 0), rc, done);
     normalise(s, x->values, n, z);
     tsa_nn_windows d = {z, n, F, L, P, s->centre};
     for (size_t t = 0; t < L; t++)
@@ -471,11 +474,14 @@ tsa_status tsa_nn_load(const tsa_model *m, tsa_nn_state *state, const tsa_nn_net
     tsa_nn_state s;
     memset(&s, 0, sizeof s);
     s.net = *net;
+    s.net.prep = NULL;
     s.n_params = net->ops->n_params(&net->a);
     s.centre = tsa_param_bool(m, "center_windows");
     if (s.n_params > TSA_NN_MAX_PARAMS) /* parameters forged in the header */
         return BAD("network state: %zu parameters is too many", s.n_params);
     tsa_status rc = load_into(m, &s, r);
+    if (rc == TSA_OK && tsa_nn_net_cache_prep(&s.net) != 0)
+        rc = tsa_error(TSA_ENOMEM, "load: out of memory");
     if (rc != TSA_OK) {
         tsa_nn_destroy(&s);
         return rc;

@@ -27,3 +27,20 @@ void tsa_nn_transpose01(float *y, const float *x, size_t R, size_t C, size_t K)
         for (size_t c = 0; c < C; c++)
             memcpy(y + (c * R + r) * K, x + (r * C + c) * K, K * sizeof *y);
 }
+
+int tsa_nn_net_cache_prep(tsa_nn_net *net)
+{
+    if (net->prep || !net->ops->prepare || !net->ops->prep_size)
+        return 0;
+    net->prep = tsa_nn_alloc(net->ops->prep_size(&net->a));
+    if (!net->prep)
+        return -1;
+    net->ops->prepare(&net->a, net->prep, 0);
+    return 0;
+}
+
+void tsa_nn_net_free_prep(tsa_nn_net *net)
+{
+    free(net->prep);
+    net->prep = NULL;
+}

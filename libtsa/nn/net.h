@@ -69,16 +69,26 @@ typedef struct tsa_nn_net_ops {
     void (*init)(const tsa_nn_arch *a, float *w, tsa_rng *rng);
     size_t (*ws_size)(const tsa_nn_arch *a, size_t B, int train);
     void (*prepare)(const tsa_nn_arch *a, float *ws, size_t B);
+    /* The floats prepare writes (the constant start of every workspace). */
+    size_t (*prep_size)(const tsa_nn_arch *a);
     void (*forward)(const tsa_nn_arch *a, const float *w, float *ws, size_t B, const float *x,
                     float *y, tsa_rng *drop);
     void (*backward)(const tsa_nn_arch *a, const float *w, float *g, float *ws, size_t B,
                      const float *x, const float *dy);
 } tsa_nn_net_ops;
 
+/* A network; prep, when set (tsa_nn_net_cache_prep), holds what prepare
+ * writes, built once so calls copy it instead of recomputing it. */
 typedef struct tsa_nn_net {
     const tsa_nn_net_ops *ops;
     tsa_nn_arch a;
+    float *prep; /* (ops->prep_size(a)) or NULL */
 } tsa_nn_net;
+
+/* Builds net->prep when the network has a prepare step (a no-op
+ * otherwise): 0, or -1 when out of memory. Free with tsa_nn_net_free_prep. */
+int tsa_nn_net_cache_prep(tsa_nn_net *net);
+void tsa_nn_net_free_prep(tsa_nn_net *net);
 
 /* The networks of the neural kinds (nn/net_*.c). Each maps x (B, L, F) to
  * y (B, P * F) and reads the arch fields named here. */

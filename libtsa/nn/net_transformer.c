@@ -168,6 +168,8 @@ static void tf_prepare(const tsa_nn_arch *a, float *ws, size_t B)
     tsa_nn_posenc_fill(ws, a->L, a->d_model); /* v->pe is at offset 0 */
 }
 
+static size_t tf_prep_size(const tsa_nn_arch *a) { return a->L * a->d_model; }
+
 static void tf_init(const tsa_nn_arch *a, float *w, tsa_rng *rng)
 {
     const size_t D = a->d_model, ff = a->ff, PF = a->P * a->F;
@@ -320,6 +322,7 @@ const tsa_nn_net_ops tsa_nn_net_transformer = {
     .init = tf_init,
     .ws_size = tf_ws_size,
     .prepare = tf_prepare,
+    .prep_size = tf_prep_size,
     .forward = tf_forward,
     .backward = tf_backward,
 };

@@ -186,7 +186,8 @@ tsa_status tsa_nn_train(const tsa_nn_net *net, float *w, const tsa_nn_windows *d
     return rc;
 }
 
-tsa_status tsa_nn_infer_init(tsa_nn_infer *c, const tsa_nn_net *net, size_t max_windows)
+tsa_status tsa_nn_infer_init(tsa_nn_infer *c, const tsa_nn_net *net, size_t max_windows,
+                             size_t extra)
 {
     const tsa_nn_net_ops *ops = net->ops;
     const tsa_nn_arch *a = &net->a;
@@ -201,14 +202,25 @@ tsa_status tsa_nn_infer_init(tsa_nn_infer *c, const tsa_nn_net *net, size_t max_
     const size_t ws_n = ops->ws_size(a, B, 0);
     TSA_FAIL_IF(ws_n > TSA_NN_MAX_WS, TSA_ENOMEM, "out of memory for the network's scratch");
     c->B = B;
-    c->ws = tsa_nn_alloc(ws_n);
-    c->io = tsa_nn_alloc(B * (LF + a->F) + 16);
-    c->starts = malloc(B * sizeof *c->starts);
-    if (!c->ws || !c->io || !c->starts) {
-        tsa_nn_infer_free(c);
+    /* One block: ws | io | extra | starts, each view 64-byte aligned. */
+    tsa_nn_arena ar = {NULL, 0};
+    tsa_nn_take(&ar, ws_n);
+    const size_t io_at = ar.used;
+    tsa_nn_take(&ar, B * (LF + a->F) + 16);
+    const size_t extra_at = ar.used;
+    if (extra)
+        tsa_nn_take(&ar, extra);
+    const size_t starts_at = ar.used;
+    tsa_nn_take(&ar, B * sizeof *c->starts / sizeof(float) + 2);
+    c->ws = tsa_nn_alloc(ar.used);
+    if (!c->ws)
         return tsa_error(TSA_ENOMEM, "out of memory for the network's scratch");
-    }
-    if (ops->prepare)
+    c->io = c->ws + io_at;
+    c->extra = extra ? c->ws + extra_at : NULL;
+    c->starts = (size_t *)(void *)(c->ws + starts_at);
+    if (net->prep)
+        memcpy(c->ws, net->prep, ops->prep_size(a) * sizeof *c->ws);
+    else if (ops->prepare)
         ops->prepare(a, c->ws, B);
     return TSA_OK;
 }
@@ -216,8 +228,6 @@ tsa_status tsa_nn_infer_init(tsa_nn_infer *c, const tsa_nn_net *net, size_t max_
 void tsa_nn_infer_free(tsa_nn_infer *c)
 {
     free(c->ws);
-    free(c->io);
-    free(c->starts);
     memset(c, 0, sizeof *c);
 }
 

@@ -58,13 +58,17 @@ tsa_status tsa_nn_train(const tsa_nn_net *net, float *w, const tsa_nn_windows *d
  * concurrent calls on the same weights never share memory. */
 typedef struct tsa_nn_infer {
     float *ws, *io;
+    float *extra; /* (extra) floats for the caller, or NULL */
     size_t *starts;
     size_t B;
 } tsa_nn_infer;
 
 /* Allocates scratch for up to @max_windows windows per batch (fewer when a
- * batch would be large). TSA_OK or TSA_ENOMEM. */
-tsa_status tsa_nn_infer_init(tsa_nn_infer *c, const tsa_nn_net *net, size_t max_windows);
+ * batch would be large) and @extra floats for the caller, in one block;
+ * copies net->prep into it when set (else runs prepare). TSA_OK or
+ * TSA_ENOMEM. */
+tsa_status tsa_nn_infer_init(tsa_nn_infer *c, const tsa_nn_net *net, size_t max_windows,
+                             size_t extra);
 void tsa_nn_infer_free(tsa_nn_infer *c);
 
 /* Predicts windows first .. first + n - 1 of @data in inference mode into

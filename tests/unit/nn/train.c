@@ -106,7 +106,7 @@ static double overfit(const char *name, const tsa_nn_net_ops *ops, tsa_nn_arch a
     a.F = 1;
     a.L = d.L;
     a.P = d.P;
-    tsa_nn_net net = {ops, a};
+    tsa_nn_net net = {ops, a, NULL};
     size_t np = ops->n_params(&a);
     float *w = calloc(np, sizeof *w);
     tsa_rng rng;
@@ -185,7 +185,7 @@ TEST(early_stopping_restores_best_weights)
     tsa_nn_arch a;
     memset(&a, 0, sizeof a);
     a.F = 1, a.L = 10, a.P = 1, a.hidden = 24, a.layers = 1;
-    tsa_nn_net net = {&tsa_nn_net_lstm, a};
+    tsa_nn_net net = {&tsa_nn_net_lstm, a, NULL};
     size_t np = net.ops->n_params(&a);
     float *w = calloc(np, sizeof *w);
     net.ops->init(&a, w, &rng);
@@ -210,7 +210,7 @@ TEST(early_stopping_restores_best_weights)
     /* Recompute the validation loss of the returned weights. */
     float *pred = calloc(split.n_val, sizeof *pred);
     tsa_nn_infer inf;
-    CHECK_OK(tsa_nn_infer_init(&inf, &net, split.n_val));
+    CHECK_OK(tsa_nn_infer_init(&inf, &net, split.n_val, 0));
     tsa_nn_infer_run(&inf, &net, w, &d, split.val_start, split.n_val, pred);
     tsa_nn_infer_free(&inf);
     double s = 0;
