@@ -232,7 +232,14 @@ static void tf_forward(const tsa_nn_arch *a, const float *w, float *ws, size_t B
         const size_t nq = last ? B : N, t0 = last ? L - 1 : 0;
         float *next = last ? v.last : v.l[i + 1].r;
         tsa_nn_layernorm_forward(l->ln1, l->mu1, l->rs1, l->r, lp->g1, lp->b1, N, D);
-        tsa_nn_linear_forward(l->qkv, l->ln1, lp->Wqkv, lp->bqkv, N, D, 3 * D);
+        if (last) { /* keys and values of every step, the query of the last */
+            tsa_nn_linear_forward_ld(l->qkv + D, 3 * D, l->ln1, D, lp->Wqkv + D * D,
+                                     lp->bqkv + D, N, D, 2 * D);
+            tsa_nn_linear_forward_ld(l->qkv + t0 * 3 * D, L * 3 * D, l->ln1 + t0 * D, L * D,
+                                     lp->Wqkv, lp->bqkv, B, D, D);
+        } else {
+            tsa_nn_linear_forward(l->qkv, l->ln1, lp->Wqkv, lp->bqkv, N, D, 3 * D);
+        }
         tsa_nn_attention_forward(l->ao, l->att, v.asc, l->qkv, B, L, D, a->heads, t0);
         tsa_nn_linear_forward(v.tmp, l->ao, lp->Wo, lp->bo, nq, D, D);
         tf_residual(l->rm, l->r + t0 * D, (N / nq) * D, v.tmp, l->m1, nq, D, a->dropout, drop);
@@ -308,7 +315,15 @@ static void tf_backward(const tsa_nn_arch *a, const float *w, float *g, float *w
         memset(v.dqkv, 0, N * 3 * D * sizeof *v.dqkv);
         tsa_nn_attention_backward(v.dqkv, v.asc, v.dao, l->qkv, l->att, B, L, D, a->heads, t0);
         memset(v.dln, 0, N * D * sizeof *v.dln);
-        tsa_nn_linear_backward(v.dln, lg->Wqkv, lg->bqkv, v.dqkv, l->ln1, lp->Wqkv, N, D, 3 * D);
+        if (last) {
+            tsa_nn_linear_backward_ld(v.dln, lg->Wqkv + D * D, lg->bqkv + D, v.dqkv + D, 3 * D,
+                                      l->ln1, D, lp->Wqkv + D * D, N, D, 2 * D);
+            tsa_nn_linear_backward_ld(v.dln + t0 * D, lg->Wqkv, lg->bqkv, v.dqkv + t0 * 3 * D,
+                                      L * 3 * D, l->ln1 + t0 * D, L * D, lp->Wqkv, B, D, D);
+        } else {
+            tsa_nn_linear_backward(v.dln, lg->Wqkv, lg->bqkv, v.dqkv, l->ln1, lp->Wqkv, N, D,
+                                   3 * D);
+        }
         if (last)
             tf_scatter_last(v.dr, d, B, L, D);
         tsa_nn_layernorm_backward(v.dr, lg->g1, lg->b1, v.dln, l->r, l->mu1, l->rs1, lp->g1, N, D);
