@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -212,9 +213,13 @@ tsa_status tsa_nn_infer_init(tsa_nn_infer *c, const tsa_nn_net *net, size_t max_
         tsa_nn_take(&ar, extra);
     const size_t starts_at = ar.used;
     tsa_nn_take(&ar, B * sizeof *c->starts / sizeof(float) + 2);
-    c->ws = tsa_nn_alloc(ar.used);
-    if (!c->ws)
+    /* malloc, then aligned by hand: aligned_alloc asks glibc for more than
+     * the block it freed last time, so repeated calls left each freed block
+     * unused and the heap grew by one scratch per call. */
+    c->block = malloc(ar.used * sizeof(float) + 64);
+    if (!c->block)
         return tsa_error(TSA_ENOMEM, "out of memory for the network's scratch");
+    c->ws = (float *)(void *)(((uintptr_t)c->block + 63) & ~(uintptr_t)63);
     c->io = c->ws + io_at;
     c->extra = extra ? c->ws + extra_at : NULL;
     c->starts = (size_t *)(void *)(c->ws + starts_at);
@@ -227,7 +232,7 @@ tsa_status tsa_nn_infer_init(tsa_nn_infer *c, const tsa_nn_net *net, size_t max_
 
 void tsa_nn_infer_free(tsa_nn_infer *c)
 {
-    free(c->ws);
+    free(c->block);
     memset(c, 0, sizeof *c);
 }
 

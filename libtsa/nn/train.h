@@ -57,6 +57,7 @@ tsa_status tsa_nn_train(const tsa_nn_net *net, float *w, const tsa_nn_windows *d
 /* Inference scratch for batches of up to B windows: owned by one call, so
  * concurrent calls on the same weights never share memory. */
 typedef struct tsa_nn_infer {
+    void *block;  /* the allocation behind every view */
     float *ws, *io;
     float *extra; /* (extra) floats for the caller, or NULL */
     size_t *starts;
