@@ -120,6 +120,33 @@ static void cell_backward(float *di, float *df, float *dg, float *dO, const floa
 
 size_t tsa_nn_lstm_n_params(size_t In, size_t H) { return 4 * H * In + 4 * H * H + 4 * H; }
 
+/* One input feature (a univariate series): the input product is an outer
+ * product, which sgemm (k = 1) spends most of its time packing for. */
+static void input_product_1(float *gates, const float *x, const float *Wih, const float *b,
+                            size_t R, size_t G)
+{
+    for (size_t r = 0; r < R; r++) {
+        float *gr = gates + r * G;
+        const float xr = x[r];
+        for (size_t g = 0; g < G; g++)
+            gr[g] = b[g] + xr * Wih[g];
+    }
+}
+
+/* dWih (G, 1) += dgates^T x and db += column sums of dgates, in one pass. */
+static void input_grads_1(float *dWih, float *db, const float *dgates, const float *x, size_t R,
+                          size_t G)
+{
+    for (size_t r = 0; r < R; r++) {
+        const float *dg = dgates + r * G;
+        const float xr = x[r];
+        for (size_t g = 0; g < G; g++) {
+            dWih[g] += dg[g] * xr;
+            db[g] += dg[g];
+        }
+    }
+}
+
 void tsa_nn_lstm_forward(const float *x, const float *Wih, const float *Whh, const float *b,
                          size_t T, size_t B, size_t In, size_t H, float *gates, float *c, float *tc,
                          float *h)
@@ -130,9 +157,13 @@ void tsa_nn_lstm_forward(const float *x, const float *Wih, const float *Whh, con
 #endif
     memset(c, 0, BH * sizeof *c);
     memset(h, 0, BH * sizeof *h);
-    tsa_nn_rows_set(gates, b, T * B, G);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T * B), (int)G, (int)In, 1.0f, x,
-                (int)In, Wih, (int)In, 1.0f, gates, (int)G);
+    if (In == 1) {
+        input_product_1(gates, x, Wih, b, T * B, G);
+    } else {
+        tsa_nn_rows_set(gates, b, T * B, G);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(T * B), (int)G, (int)In, 1.0f,
+                    x, (int)In, Wih, (int)In, 1.0f, gates, (int)G);
+    }
     for (size_t t = 0; t < T; t++) {
         float *gt = gates + t * B * G;
         /* h[0] = 0 adds nothing. One row (single-window inference) goes
@@ -186,9 +217,13 @@ void tsa_nn_lstm_backward(float *dx, float *dWih, float *dWhh, float *db, const 
     if (T > 1)
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G, (int)H, (int)((T - 1) * B),
                     1.0f, dgates + B * G, (int)G, h + BH, (int)H, 1.0f, dWhh, (int)H);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G, (int)In, (int)(T * B), 1.0f,
-                dgates, (int)G, x, (int)In, 1.0f, dWih, (int)In);
-    tsa_nn_colsum_add(db, dgates, T * B, G);
+    if (In == 1) {
+        input_grads_1(dWih, db, dgates, x, T * B, G);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)G, (int)In, (int)(T * B), 1.0f,
+                    dgates, (int)G, x, (int)In, 1.0f, dWih, (int)In);
+        tsa_nn_colsum_add(db, dgates, T * B, G);
+    }
     if (dx)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(T * B), (int)In, (int)G, 1.0f,
                     dgates, (int)G, Wih, (int)In, 1.0f, dx, (int)In);

@@ -136,7 +136,8 @@ tsa_status tsa_nn_train(const tsa_nn_net *net, float *w, const tsa_nn_windows *d
             sse += sq_error(bb.yhat, bb.y, nb * PF, bb.dy, (float)(nb * PF));
             memset(g, 0, np * sizeof *g);
             ops->backward(a, w, g, ws, nb, bb.x, bb.dy);
-            tsa_nn_clip_grad_norm(g, np, o->clip);
+            if (o->clip > 0.0) /* the norm is only needed to clip */
+                tsa_nn_clip_grad_norm(g, np, o->clip);
             tsa_nn_adam_step(&adam, w, g, m, v, np);
         }
         double train_loss = sse / ((double)n_tr * (double)PF);

@@ -88,11 +88,11 @@ static double layer_loss(void *p)
     return gc_dot(k->r, k->h + k->B * k->H, k->T * k->B * k->H);
 }
 
-TEST(layer_gradients_through_time)
+static void layer_case(size_t in)
 {
     tsa_rng rng;
     tsa_rng_seed(&rng, 11);
-    layer_ctx k = {6, 3, 4, 5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    layer_ctx k = {6, 3, in, 5, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     const size_t T = k.T, B = k.B, In = k.In, H = k.H, G = 4 * H;
     k.x = fa(T * B * In);
     k.Wih = fa(G * In);
@@ -138,6 +138,13 @@ TEST(layer_gradients_through_time)
     free(dx), free(dWih), free(dWhh), free(db), free(dgates), free(dhn), free(dcn);
     free(k.x), free(k.Wih), free(k.Whh), free(k.b), free(k.gates), free(k.c), free(k.tc);
     free(k.h), free(k.r);
+}
+
+/* Four input features (sgemm) and one (the outer-product path). */
+TEST(layer_gradients_through_time)
+{
+    layer_case(4);
+    layer_case(1);
 }
 
 typedef struct {

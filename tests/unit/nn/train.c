@@ -40,6 +40,34 @@ TEST(adam_first_steps_known_answer)
     CHECK_NEAR(b[0], 2.0 * (1 - 0.05), 1e-6);
 }
 
+/* The vector lanes of a step give the scalar loop's bits (one value at a
+ * time takes the scalar loop), for Adam and AdamW. */
+TEST(adam_lanes_match_scalar_bits)
+{
+    enum { N = 37 };
+    tsa_rng rng;
+    tsa_rng_seed(&rng, 3);
+    for (int decoupled = 0; decoupled < 2; decoupled++) {
+        float w[N], g[N], m[N] = {0}, v[N] = {0}, w1[N], m1[N] = {0}, v1[N] = {0};
+        for (size_t i = 0; i < N; i++) {
+            w[i] = w1[i] = (float)(tsa_rng_uniform(&rng) - 0.5);
+            g[i] = (float)(3 * tsa_rng_uniform(&rng) - 1.5);
+        }
+        tsa_nn_adam o, o1;
+        tsa_nn_adam_init(&o, 1e-3, 0.01, decoupled);
+        for (int step = 0; step < 3; step++) {
+            o1 = o;
+            tsa_nn_adam_step(&o, w, g, m, v, N);
+            for (size_t i = 0; i < N; i++) {
+                tsa_nn_adam oi = o1;
+                tsa_nn_adam_step(&oi, w1 + i, g + i, m1 + i, v1 + i, 1);
+            }
+        }
+        CHECK(memcmp(w, w1, sizeof w) == 0);
+        CHECK(memcmp(m, m1, sizeof m) == 0 && memcmp(v, v1, sizeof v) == 0);
+    }
+}
+
 TEST(clip_by_global_norm)
 {
     float g[4] = {3, 0, 0, 4};
@@ -236,6 +264,7 @@ TEST(early_stopping_restores_best_weights)
     free(w);
 }
 
-TEST_LIST(TEST_CASE(adam_first_steps_known_answer), TEST_CASE(clip_by_global_norm),
+TEST_LIST(TEST_CASE(adam_first_steps_known_answer), TEST_CASE(adam_lanes_match_scalar_bits),
+          TEST_CASE(clip_by_global_norm),
           TEST_CASE(windows_count_split_gather), TEST_CASE(every_network_overfits_a_tiny_data_set),
           TEST_CASE(early_stopping_restores_best_weights))
