@@ -135,7 +135,7 @@ static void cl_forward(const tsa_nn_arch *a, const float *w, float *ws, size_t B
     const float *in = x;
     for (size_t i = 0; i < n; i++) {
         tsa_nn_conv1d_forward(v.u[i], v.col[i], in, p.W[i], p.b[i], B, L, cl_conv_in(a, i), C,
-                              a->kernel, (size_t)1 << i);
+                              a->kernel, (size_t)1 << i, 0);
         tsa_nn_relu_forward(v.c[i + 1], v.u[i], N * C);
         if (dropped)
             tsa_nn_dropout_forward(v.c[i + 1], v.mask[i], v.c[i + 1], N * C, a->dropout, drop);
@@ -187,7 +187,7 @@ static void cl_backward(const tsa_nn_arch *a, const float *w, float *g, float *w
             dx = v.dc;
         }
         tsa_nn_conv1d_backward(dx, gp.W[i], gp.b[i], v.dcol, v.du, v.col[i], p.W[i], B, L,
-                               cl_conv_in(a, i), C, a->kernel, (size_t)1 << i);
+                               cl_conv_in(a, i), C, a->kernel, (size_t)1 << i, 0);
     }
     (void)x;
 }

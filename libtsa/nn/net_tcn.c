@@ -105,6 +105,20 @@ static void tcn_init(const tsa_nn_arch *a, float *w, tsa_rng *rng)
     tsa_nn_uniform(p.bh, PF, bh, rng);
 }
 
+/* The first step at which layer i's output is needed: the head reads the
+ * last step, and layer j at step s reads layer j - 1 back to
+ * s - (K - 1) 2^j. Layers compute only from there on, about half the
+ * positions when the window is the receptive field. */
+static size_t tcn_first(const tsa_nn_arch *a, size_t i)
+{
+    size_t s = a->L - 1;
+    for (size_t j = a->conv_layers - 1; j > i; j--) {
+        const size_t back = (a->kernel - 1) << j;
+        s = s > back ? s - back : 0;
+    }
+    return s;
+}
+
 static void tcn_forward(const tsa_nn_arch *a, const float *w, float *ws, size_t B, const float *x,
                         float *y, tsa_rng *drop)
 {
@@ -115,15 +129,20 @@ static void tcn_forward(const tsa_nn_arch *a, const float *w, float *ws, size_t 
     tcn_layout(a, B, drop != NULL, ws, &v);
     tsa_nn_linear_forward(v.h[0], x, p.Win, p.bin, N, a->F, C);
     for (size_t i = 0; i < n; i++) {
+        const size_t t0 = tcn_first(a, i), MC = (L - t0) * C;
+        /* u_i (B, L - t0, C) */
         tsa_nn_conv1d_forward(v.u[i], v.col[i], v.h[i], p.W[i], p.b[i], B, L, C, C, a->kernel,
-                              (size_t)1 << i);
-        /* h_{i+1} = h_i + dropout(relu(u_i)), built in place in h[i + 1] */
-        float *hn = v.h[i + 1];
-        tsa_nn_relu_forward(hn, v.u[i], N * C);
-        if (drop && a->dropout > 0.0f)
-            tsa_nn_dropout_forward(hn, v.mask[i], hn, N * C, a->dropout, drop);
-        for (size_t j = 0; j < N * C; j++)
-            hn[j] += v.h[i][j];
+                              (size_t)1 << i, t0);
+        /* h_{i+1} = h_i + dropout(relu(u_i)) from step t0, built in place */
+        for (size_t b = 0; b < B; b++) {
+            float *hn = v.h[i + 1] + (b * L + t0) * C;
+            const float *hp = v.h[i] + (b * L + t0) * C;
+            tsa_nn_relu_forward(hn, v.u[i] + b * MC, MC);
+            if (drop && a->dropout > 0.0f)
+                tsa_nn_dropout_forward(hn, v.mask[i] + b * MC, hn, MC, a->dropout, drop);
+            for (size_t j = 0; j < MC; j++)
+                hn[j] += hp[j];
+        }
     }
     for (size_t b = 0; b < B; b++)
         memcpy(v.hl + b * C, v.h[n] + (b * L + L - 1) * C, C * sizeof *v.hl);
@@ -147,17 +166,21 @@ static void tcn_backward(const tsa_nn_arch *a, const float *w, float *g, float *
     /* dh is the gradient of h_{i+1}; the identity path keeps it for h_i and
      * the convolution's input gradient is added to it. */
     for (size_t i = n; i-- > 0;) {
-        const float *dbranch = v.dh;
-        if (a->dropout > 0.0f) {
-            memset(v.du, 0, N * C * sizeof *v.du);
-            tsa_nn_dropout_backward(v.du, v.dh, v.mask[i], N * C);
-            dbranch = v.du;
+        const size_t t0 = tcn_first(a, i), MC = (L - t0) * C;
+        for (size_t b = 0; b < B; b++) {
+            const float *dhb = v.dh + (b * L + t0) * C, *ub = v.u[i] + b * MC;
+            float *dub = v.du + b * MC;
+            if (a->dropout > 0.0f) {
+                memset(dub, 0, MC * sizeof *dub);
+                tsa_nn_dropout_backward(dub, dhb, v.mask[i] + b * MC, MC);
+                dhb = dub;
+            }
+            /* through the relu; elementwise, so safe when dhb is dub */
+            for (size_t j = 0; j < MC; j++)
+                dub[j] = ub[j] > 0.0f ? dhb[j] : 0.0f;
         }
-        /* through the relu; elementwise, so safe when dbranch is du */
-        for (size_t j = 0; j < N * C; j++)
-            v.du[j] = v.u[i][j] > 0.0f ? dbranch[j] : 0.0f;
         tsa_nn_conv1d_backward(v.dh, gp.W[i], gp.b[i], v.dcol, v.du, v.col[i], p.W[i], B, L, C, C,
-                               a->kernel, (size_t)1 << i);
+                               a->kernel, (size_t)1 << i, t0);
     }
     tsa_nn_linear_backward(NULL, gp.Win, gp.bin, v.dh, x, p.Win, N, a->F, C);
 }

@@ -159,7 +159,7 @@ TEST(fast_exp_tanh_sigmoid_accuracy)
 /* ---- conv1d --------------------------------------------------------------------- */
 
 typedef struct {
-    size_t B, T, Cin, Cout, K, dil;
+    size_t B, T, Cin, Cout, K, dil, t0;
     float *x, *W, *b, *y, *col, *r;
 } conv_ctx;
 
@@ -167,14 +167,14 @@ static double conv_loss(void *p)
 {
     conv_ctx *c = p;
     tsa_nn_conv1d_forward(c->y, c->col, c->x, c->W, c->b, c->B, c->T, c->Cin, c->Cout, c->K,
-                          c->dil);
-    return gc_dot(c->r, c->y, c->B * c->T * c->Cout);
+                          c->dil, c->t0);
+    return gc_dot(c->r, c->y, c->B * (c->T - c->t0) * c->Cout);
 }
 
 static conv_ctx conv_make(size_t B, size_t T, size_t Cin, size_t Cout, size_t K, size_t dil,
                           tsa_rng *rng)
 {
-    conv_ctx c = {B, T, Cin, Cout, K, dil, NULL, NULL, NULL, NULL, NULL, NULL};
+    conv_ctx c = {B, T, Cin, Cout, K, dil, 0, NULL, NULL, NULL, NULL, NULL, NULL};
     c.x = fa(B * T * Cin);
     c.W = fa(Cout * K * Cin);
     c.b = fa(Cout);
@@ -219,6 +219,16 @@ TEST(conv1d_is_causal_and_matches_direct_sum)
     c.x[(0 * c.T + 6) * c.Cin + 0] += 10.0f;
     conv_loss(&c);
     CHECK(c.y[(0 * c.T + 5) * c.Cout + 1] == before);
+    /* From step t0 on only: the full pass's rows from t0, packed. */
+    float *full = fa(c.B * c.T * c.Cout);
+    memcpy(full, c.y, c.B * c.T * c.Cout * sizeof *full);
+    c.t0 = 7;
+    conv_loss(&c);
+    const size_t M = c.T - c.t0;
+    for (size_t s = 0; s < c.B; s++)
+        CHECK(memcmp(c.y + s * M * c.Cout, full + (s * c.T + c.t0) * c.Cout,
+                     M * c.Cout * sizeof *full) == 0);
+    free(full);
     conv_free(&c);
 }
 
@@ -227,13 +237,14 @@ TEST(conv1d_gradients)
     tsa_rng rng;
     tsa_rng_seed(&rng, 4);
     const size_t dils[] = {1, 2, 4};
-    for (size_t d = 0; d < 3; d++) {
-        conv_ctx c = conv_make(3, 9, 2, 3, 3, dils[d], &rng);
+    for (size_t d = 0; d < 6; d++) { /* every step, then steps 5 .. 8 only */
+        conv_ctx c = conv_make(3, 9, 2, 3, 3, dils[d % 3], &rng);
+        c.t0 = d < 3 ? 0 : 5;
         float *dx = fa(c.B * c.T * c.Cin), *dW = fa(c.Cout * c.K * c.Cin), *db = fa(c.Cout);
         float *dcol = fa(c.B * c.T * c.K * c.Cin);
         conv_loss(&c);
         tsa_nn_conv1d_backward(dx, dW, db, dcol, c.r, c.col, c.W, c.B, c.T, c.Cin, c.Cout, c.K,
-                               c.dil);
+                               c.dil, c.t0);
         CHECK(gc_check("conv1d dx", c.x, dx, c.B * c.T * c.Cin, conv_loss, &c, 1e-2) < TOL);
         CHECK(gc_check("conv1d dW", c.W, dW, c.Cout * c.K * c.Cin, conv_loss, &c, 1e-2) < TOL);
         CHECK(gc_check("conv1d db", c.b, db, c.Cout, conv_loss, &c, 1e-2) < TOL);
