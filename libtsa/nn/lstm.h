@@ -13,15 +13,19 @@
  * b (4H) (PyTorch's b_ih + b_hh as one vector). */
 size_t tsa_nn_lstm_n_params(size_t In, size_t H);
 
+/* Floats of the forward pass's packing scratch for H hidden units. */
+size_t tsa_nn_lstm_pack_size(size_t H);
+
 /* Forward from a zero initial state.
- * x (T, B, In) inputs. Outputs and caches:
+ * x (T, B, In) inputs; wpack: tsa_nn_lstm_pack_size(H) floats of scratch
+ * (NULL: every recurrent product through sgemm). Outputs and caches:
  *   gates (T, B, 4H) the activated gates i, f, g, o;
  *   c (T + 1, B, H) cell states, c[0] = 0, c[t + 1] after step t;
  *   tc (T, B, H) tanh of c[t + 1];
  *   h (T + 1, B, H) hidden states, h[0] = 0, h[t + 1] the output of step t. */
 void tsa_nn_lstm_forward(const float *x, const float *Wih, const float *Whh, const float *b,
                          size_t T, size_t B, size_t In, size_t H, float *gates, float *c, float *tc,
-                         float *h);
+                         float *h, float *wpack);
 
 /* Backward through time. dh (T, B, H) is the loss gradient with respect to
  * each output h[t + 1]. Adds into dWih, dWhh, db and, when non-NULL,
@@ -45,6 +49,7 @@ typedef struct tsa_nn_lstm_stack {
     /* forward caches */
     float *gates[TSA_NN_LSTM_MAX_LAYERS], *c[TSA_NN_LSTM_MAX_LAYERS], *tc[TSA_NN_LSTM_MAX_LAYERS],
         *h[TSA_NN_LSTM_MAX_LAYERS];
+    float *wpack; /* packing scratch, shared by the layers */
     /* training only: dropout masks and dropped outputs (layers 0 .. n-2),
      * gradient scratch */
     float *mask[TSA_NN_LSTM_MAX_LAYERS], *drop[TSA_NN_LSTM_MAX_LAYERS];
