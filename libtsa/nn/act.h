@@ -113,6 +113,7 @@ static inline tsa_v4f tsa_v4f_tanh(tsa_v4f x)
  * which path ran. Every helper carries the target attribute: 32-byte
  * vectors then never cross a function compiled without AVX. */
 #if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
 #define TSA_NN_AVX2 1
 #define TSA_NN_TARGET_AVX2 __attribute__((target("avx2")))
 typedef float tsa_v8f __attribute__((vector_size(32)));
@@ -147,8 +148,10 @@ TSA_NN_TARGET_AVX2 static inline tsa_v8f tsa_v8f_exp(tsa_v8f x)
 {
     const tsa_v8f hi = tsa_v8f_set(88.0f), lo = tsa_v8f_set(-87.0f);
     const tsa_v8f magic = tsa_v8f_set(TSA_NN_ROUND_MAGIC);
-    x = tsa_v8f_select(x > hi, hi, x);
-    x = tsa_v8f_select(x < lo, lo, x);
+    /* min(hi, x) is hi < x ? hi : x and max(lo, x) is lo > x ? lo : x, the
+     * scalar clamps exactly (NaN included), one instruction each. */
+    x = (tsa_v8f)_mm256_min_ps((__m256)hi, (__m256)x);
+    x = (tsa_v8f)_mm256_max_ps((__m256)lo, (__m256)x);
     tsa_v8f t = x * tsa_v8f_set(1.44269504088896341f) + magic, kf = t - magic;
     tsa_v8f r = x - kf * tsa_v8f_set(0.693359375f);
     r = r + kf * tsa_v8f_set(2.12194440e-4f);

@@ -8,8 +8,6 @@
 #include "nn/act.h"
 
 #if TSA_NN_AVX2
-#include <immintrin.h>
-
 /* The update eight lanes at a time, each lane the scalar operations (the
  * square root is correctly rounded on both paths): the same bits. Returns
  * how far it got. */

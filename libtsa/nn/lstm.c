@@ -156,8 +156,6 @@ size_t tsa_nn_lstm_n_params(size_t In, size_t H) { return 4 * H * In + 4 * H * H
  * runs them instead: Whh^T packed once per forward pass into panels of 16
  * columns, Whh read in place backward. */
 #if TSA_NN_AVX2
-#include <immintrin.h>
-
 #define LSTM_TARGET_FMA __attribute__((target("avx2,fma")))
 
 static int recur_kernel_ok(size_t H)
