@@ -174,6 +174,40 @@ TSA_NN_TARGET_AVX2 static void wsum_row(float *y, int add, float k, const float 
     }
 }
 
+/* xt (dh, T) = the transpose of the head's dh columns of x (T rows, ld
+ * apart): 8 x 8 blocks through shuffles, the rest one float at a time. */
+TSA_NN_TARGET_AVX2 static void transpose_head(float *xt, const float *x, size_t ld, size_t T,
+                                              size_t dh)
+{
+    size_t j = 0;
+    if (dh == 8)
+        for (; j + 8 <= T; j += 8) {
+            __m256 r[8], u[8], s[8];
+            for (size_t i = 0; i < 8; i++)
+                r[i] = _mm256_loadu_ps(x + (j + i) * ld);
+            for (size_t i = 0; i < 8; i += 2) {
+                u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+            }
+            for (size_t i = 0; i < 8; i += 4) {
+                s[i] = _mm256_shuffle_ps(u[i], u[i + 2], 0x44);
+                s[i + 1] = _mm256_shuffle_ps(u[i], u[i + 2], 0xEE);
+                s[i + 2] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0x44);
+                s[i + 3] = _mm256_shuffle_ps(u[i + 1], u[i + 3], 0xEE);
+            }
+            /* s[d] holds column d of rows 0-3 in its low half and column
+             * d + 4 in its high half; s[d + 4] the same for rows 4-7. */
+            for (size_t d = 0; d < 4; d++) {
+                _mm256_storeu_ps(xt + d * T + j, _mm256_permute2f128_ps(s[d], s[d + 4], 0x20));
+                _mm256_storeu_ps(xt + (d + 4) * T + j,
+                                 _mm256_permute2f128_ps(s[d], s[d + 4], 0x31));
+            }
+        }
+    for (; j < T; j++)
+        for (size_t d = 0; d < dh; d++)
+            xt[d * T + j] = x[j * ld + d];
+}
+
 /* row[j] = k * sum_d a[d] xt[d * T + j] for j < n (j < the end of the last
  * 8-lane block when it fits in T; the lanes past n are left unmasked).
  * Returns the end of the vector-written part. */
@@ -181,6 +215,23 @@ TSA_NN_TARGET_AVX2 static size_t dot_row(float *row, float k, const float *a, co
                                          size_t T, size_t n, size_t dh)
 {
     size_t j = 0;
+    if (dh == 8) { /* the default head width: the query stays in registers */
+        const tsa_v8f a0 = tsa_v8f_set(a[0]), a1 = tsa_v8f_set(a[1]), a2 = tsa_v8f_set(a[2]),
+                      a3 = tsa_v8f_set(a[3]), a4 = tsa_v8f_set(a[4]), a5 = tsa_v8f_set(a[5]),
+                      a6 = tsa_v8f_set(a[6]), a7 = tsa_v8f_set(a[7]);
+        for (; j < n && j + 8 <= T; j += 8) {
+            const float *c = xt + j;
+            tsa_v8f acc = a0 * tsa_v8f_load(c);
+            acc += a1 * tsa_v8f_load(c + T);
+            acc += a2 * tsa_v8f_load(c + 2 * T);
+            acc += a3 * tsa_v8f_load(c + 3 * T);
+            acc += a4 * tsa_v8f_load(c + 4 * T);
+            acc += a5 * tsa_v8f_load(c + 5 * T);
+            acc += a6 * tsa_v8f_load(c + 6 * T);
+            acc += a7 * tsa_v8f_load(c + 7 * T);
+            tsa_v8f_store(row + j, acc * tsa_v8f_set(k));
+        }
+    }
     for (; j < n && j + 8 <= T; j += 8) {
         tsa_v8f acc = tsa_v8f_set(0.0f);
         for (size_t d = 0; d < dh; d++)
@@ -245,9 +296,7 @@ TSA_NN_TARGET_AVX2 static void attention_forward_avx2(float *out, float *att, fl
             const float *k = qkv + b * T * ld + D + hd * dh, *v = k + D;
             const float *q = qkv + (b * T + t0) * ld + hd * dh;
             float *p = att + (b * H + hd) * M * T;
-            for (size_t j = 0; j < T; j++)
-                for (size_t d = 0; d < dh; d++)
-                    kt[d * T + j] = k[j * ld + d];
+            transpose_head(kt, k, ld, T, dh);
             for (size_t i = 0; i < M; i++) {
                 const size_t n = t0 + i + 1;
                 float *row = p + i * T;
@@ -273,9 +322,7 @@ TSA_NN_TARGET_AVX2 static void attention_backward_avx2(float *dqkv, float *scrat
             float *dk = dqkv + b * T * ld + D + hd * dh, *dv = dk + D;
             float *dq = dqkv + (b * T + t0) * ld + hd * dh;
             const float *p = att + (b * H + hd) * M * T, *dO = dout + b * M * D + hd * dh;
-            for (size_t j = 0; j < T; j++)
-                for (size_t d = 0; d < dh; d++)
-                    vt[d * T + j] = v[j * ld + d];
+            transpose_head(vt, v, ld, T, dh);
             for (size_t i = 0; i < M; i++) {
                 const size_t n = t0 + i + 1;
                 const float *pr = p + i * T;
