@@ -252,8 +252,12 @@ TSA_NN_TARGET_AVX2 static size_t dot_row(float *row, float k, const float *a, co
  * 8-lane blocks. */
 TSA_NN_TARGET_AVX2 static void softmax_row_avx2(float *row, size_t n, size_t jv, size_t T)
 {
+    /* Blocks wholly below n, then the one n cuts (masked). */
+    const size_t jf = jv < (n & ~(size_t)7) ? jv : (n & ~(size_t)7);
     tsa_v8f vm = tsa_v8f_set(-INFINITY);
     size_t j = 0;
+    for (; j < jf; j += 8)
+        vm = (tsa_v8f)_mm256_max_ps((__m256)tsa_v8f_load(row + j), (__m256)vm);
     for (; j < jv; j += 8) {
         tsa_v8f x =
             tsa_v8f_select(lanes_below(j, n), tsa_v8f_load(row + j), tsa_v8f_set(-INFINITY));
@@ -263,7 +267,12 @@ TSA_NN_TARGET_AVX2 static void softmax_row_avx2(float *row, size_t n, size_t jv,
     for (; j < n; j++)
         mx = row[j] > mx ? row[j] : mx;
     tsa_v8f acc = tsa_v8f_set(0.0f), vmx = tsa_v8f_set(mx);
-    for (j = 0; j < jv; j += 8) {
+    for (j = 0; j < jf; j += 8) {
+        tsa_v8f e = tsa_v8f_exp(tsa_v8f_load(row + j) - vmx);
+        tsa_v8f_store(row + j, e);
+        acc += e;
+    }
+    for (; j < jv; j += 8) {
         tsa_v8f e = tsa_v8f_exp(tsa_v8f_load(row + j) - vmx);
         e = tsa_v8f_select(lanes_below(j, n), e, tsa_v8f_set(0.0f));
         tsa_v8f_store(row + j, e);
