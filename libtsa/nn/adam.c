@@ -24,8 +24,8 @@ TSA_NN_TARGET_AVX2 static size_t adam_avx2(float *w, const float *g, float *m, f
         tsa_v8f_store(m + i, mi);
         tsa_v8f_store(v + i, vi);
         tsa_v8f sq = (tsa_v8f)_mm256_sqrt_ps((__m256)vi);
-        tsa_v8f_store(w + i, wi * tsa_v8f_set(shrink) - tsa_v8f_set(step) * mi /
-                                                          (sq * tsa_v8f_set(rbc2) + tsa_v8f_set(eps)));
+        tsa_v8f den = sq * tsa_v8f_set(rbc2) + tsa_v8f_set(eps);
+        tsa_v8f_store(w + i, wi * tsa_v8f_set(shrink) - tsa_v8f_set(step) * mi / den);
     }
     return i;
 }

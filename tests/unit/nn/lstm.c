@@ -92,7 +92,9 @@ static void layer_case(size_t in, size_t hidden, size_t batch)
 {
     tsa_rng rng;
     tsa_rng_seed(&rng, 11);
-    layer_ctx k = {6, batch, in, hidden, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    layer_ctx k;
+    memset(&k, 0, sizeof k);
+    k.T = 6, k.B = batch, k.In = in, k.H = hidden;
     const size_t T = k.T, B = k.B, In = k.In, H = k.H, G = 4 * H;
     k.x = fa(T * B * In);
     k.Wih = fa(G * In);
