@@ -34,7 +34,8 @@ typedef enum tsa_capability {
     TSA_CAP_FORECAST = 1u << 0,     /**< tsa_model_forecast() */
     TSA_CAP_SCORE = 1u << 1,        /**< tsa_model_score(), tsa_model_detect() */
     TSA_CAP_MULTIVARIATE = 1u << 2, /**< accepts n_features > 1 */
-    TSA_CAP_INTERVALS = 1u << 3     /**< forecasts carry prediction intervals */
+    TSA_CAP_INTERVALS = 1u << 3,    /**< forecasts carry prediction intervals */
+    TSA_CAP_COMPONENTS = 1u << 4    /**< tsa_model_components() (@since 0.2) */
 } tsa_capability;
 
 /* ---- registry of kinds ------------------------------------------------ */
@@ -229,6 +230,68 @@ TSA_API const char *tsa_combine_method_name(tsa_combine_method method);
 TSA_API tsa_status tsa_forecast_combine(const tsa_forecast *const *members, size_t n,
                                         tsa_combine_method method, const double *weights,
                                         double *weights_used, tsa_forecast **out);
+
+/**
+ * @brief A model's mean split into named additive components (e.g. trend,
+ * seasonalities, holidays), as returned by tsa_model_components().
+ *
+ * Component @c c is the (length, n_features) block
+ * <tt>values + c * length * n_features</tt>, and the components add up to
+ * @c mean: <tt>mean = sum_c values[c]</tt> (up to rounding). Components of a
+ * multiplicative term (a seasonality that scales the trend) are reported as
+ * their contribution in the series' units, trend * factor, with
+ * <tt>multiplicative[c]</tt> set; the factor itself is values[c] / the
+ * "trend" component.
+ * @since 0.2
+ */
+typedef struct tsa_components {
+    size_t length;            /**< time steps */
+    size_t n_features;        /**< values per step */
+    size_t n_components;      /**< number of components */
+    char **names;             /**< (n_components) names, e.g. "trend", "weekly" */
+    uint8_t *multiplicative;  /**< (n_components) 1 where the term scales the trend */
+    double *values;           /**< (n_components, length, n_features) */
+    double *mean;             /**< (length, n_features) the sum: the fitted values
+                               *   (in-sample) or the forecast mean */
+    int64_t *timestamps;      /**< (length) or NULL when the series has none */
+    int in_sample;            /**< 1: over the given series; 0: a forecast after it */
+} tsa_components;
+
+/**
+ * @brief Splits the model's mean into its components, over a series
+ * (in-sample fitted values) or over a forecast horizon after it.
+ *
+ * Kinds with ::TSA_CAP_COMPONENTS implement it: "prophet" (components
+ * "trend", then one per seasonality by name: "yearly", "weekly", "daily",
+ * "custom", and "holidays"; multiplicative seasonalities flagged as such) and
+ * "ets" ("level", then "trend" with a trend, "season" with a season; a
+ * multiplicative season is reported as (level + trend) (s - 1)).
+ *
+ * With @p horizon 0 the components cover the rows of @p x, and their sum is
+ * the model's in-sample fit: for "prophet" its prediction at each row's
+ * time (as tsa_model_score() compares against), for "ets" the one-step
+ * prediction of each row from the rows before it (as tsa_model_score()
+ * filters). With @p horizon > 0 they cover the steps after @p x (after the
+ * training series for NULL), and their sum equals the mean of
+ * tsa_model_forecast() with the same history and horizon.
+ *
+ * @param m a fitted model whose kind has ::TSA_CAP_COMPONENTS.
+ * @param x the series, with the training n_features and at least the
+ *        context length; NULL: the training series ("ets" keeps only its
+ *        final state, so it needs @p x for @p horizon 0).
+ * @param horizon 0 (in-sample over @p x) or in [1, ::TSA_MAX_HORIZON].
+ * @param[out] out release with tsa_components_free(); NULL on failure.
+ * @return TSA_OK, TSA_EINVAL (NULL @p m or @p out; "ets" with NULL @p x
+ * and @p horizon 0), TSA_EUNSUPPORTED (the kind has no components),
+ * TSA_ENOTFITTED, TSA_ERANGE (horizon), TSA_ESHAPE (n_features),
+ * TSA_ETOOSHORT, TSA_ENONFINITE, TSA_ENUMERIC or TSA_ENOMEM.
+ * @note Thread-safe on a fitted model. @since 0.2
+ */
+TSA_API tsa_status tsa_model_components(const tsa_model *m, const tsa_series *x, size_t horizon,
+                                        tsa_components **out);
+
+/** @brief Frees components. Accepts NULL. @since 0.2 */
+TSA_API void tsa_components_free(tsa_components *c);
 
 /**
  * @brief Anomaly scores of each time step of @p x.

@@ -266,6 +266,88 @@ static tsa_status ets_score(const tsa_model *m, const tsa_series *x, double *raw
     return TSA_OK;
 }
 
+/* Components of mu = (l + phi_h b) [+ s | * s]: "level" l, "trend" phi_h b
+ * (phi_1 = phi in-sample), "season" s, or (l + phi_h b) (s - 1) for a
+ * multiplicative season so that the three add up to mu. In-sample they are
+ * those of each row's one-step prediction, filtered from the state
+ * estimated on the first rows as score does; a horizon continues from the
+ * state after @x (after training for NULL) as forecast does. */
+static tsa_status ets_components(const tsa_model *m, const tsa_series *x, size_t horizon,
+                                 tsa_components *c)
+{
+    const ets_kstate *st = ets_get(m);
+    TSA_FAIL_IF(!st, TSA_ENOTFITTED, "components: the model is not fitted");
+    const tsa_stat_ets *e = &st->fit;
+    TSA_FAIL_IF(!x && !horizon, TSA_EINVAL,
+                "x: the ets kind keeps only its final state, not the training series; pass the "
+                "series to split (or a horizon > 0)");
+    const int has_trend = e->spec.trend != TSA_STAT_ETS_N,
+              has_season = e->spec.season != TSA_STAT_ETS_N;
+    const size_t mm = e->spec.m, n = c->length;
+    TSA_TRY(tsa_components_alloc(c, 1 + (size_t)has_trend + (size_t)has_season));
+    TSA_TRY(tsa_components_name(c, 0, "level", 0));
+    if (has_trend)
+        TSA_TRY(tsa_components_name(c, 1, "trend", 0));
+    if (has_season)
+        TSA_TRY(tsa_components_name(c, 1 + (size_t)has_trend, "season",
+                                    e->spec.season == TSA_STAT_ETS_M));
+    double *lv = c->values, *tr = has_trend ? lv + n : NULL,
+           *se = has_season ? lv + (1 + (size_t)has_trend) * n : NULL;
+    double *ring = malloc(mm * sizeof *ring);
+    TSA_FAIL_IF(!ring, TSA_ENOMEM, "components: out of memory");
+    double l, b;
+    size_t t = 0;
+    tsa_status rc = TSA_OK;
+    if (!x) {
+        l = e->l;
+        b = e->b;
+        memcpy(ring, e->s, mm * sizeof *ring);
+        t = e->n_train;
+    } else if (horizon) {
+        rc = ets_history(st, x, "x", &l, &b, ring, NULL);
+        t = x->length;
+    } else {
+        /* ets_history's checks and start, then one row at a time to read
+         * the state before each update. */
+        const size_t ctx = tsa_stat_ets_context(e);
+        if (x->length < ctx)
+            rc = tsa_error(TSA_ETOOSHORT, "x: needs at least %zu rows, got %zu", ctx, x->length);
+        for (size_t i = 0; rc == TSA_OK && tsa_stat_ets_needs_positive(e) && i < n; i++)
+            if (!(x->values[i] > 0.0))
+                rc = tsa_error(TSA_EINVAL,
+                               "x: the fitted model is multiplicative and needs positive "
+                               "values, got %g at row %zu",
+                               x->values[i], i);
+        if (rc == TSA_OK)
+            rc = tsa_stat_ets_heuristic_state(&e->spec, x->values, ctx, &l, &b, ring);
+        for (size_t i = 0; rc == TSA_OK && i < n; i++) {
+            const double q = l + e->phi * b, sv = ring[i % mm];
+            lv[i] = l;
+            if (tr)
+                tr[i] = e->phi * b;
+            if (se)
+                se[i] = e->spec.season == TSA_STAT_ETS_M ? q * (sv - 1.0) : sv;
+            rc = tsa_stat_ets_filter(e, x->values + i, 1, &l, &b, ring, i, NULL, NULL);
+        }
+        free(ring);
+        return rc;
+    }
+    /* The forecast recursion (tsa_stat_ets_forecast): phi_h = phi + ... + phi^h. */
+    double phistar = e->phi, phipow = e->phi;
+    for (size_t h = 1; rc == TSA_OK && h <= n; h++) {
+        const double q = l + phistar * b, sv = ring[(t + h - 1) % mm];
+        lv[h - 1] = l;
+        if (tr)
+            tr[h - 1] = phistar * b;
+        if (se)
+            se[h - 1] = e->spec.season == TSA_STAT_ETS_M ? q * (sv - 1.0) : sv;
+        phipow *= e->phi;
+        phistar += phipow;
+    }
+    free(ring);
+    return rc;
+}
+
 static tsa_status ets_save(const tsa_model *m, tsa_wbuf *w)
 {
     const ets_kstate *s = ets_get(m);
@@ -463,7 +545,7 @@ const tsa_kind tsa_kind_ets = {
                    "chosen by AICc as forecast::ets, analytic (additive errors) or simulated "
                    "intervals; anomaly score = |one-step residual| / sigma, calibrated on "
                    "the training scores.",
-    .caps = TSA_CAP_FORECAST | TSA_CAP_SCORE | TSA_CAP_INTERVALS,
+    .caps = TSA_CAP_FORECAST | TSA_CAP_SCORE | TSA_CAP_INTERVALS | TSA_CAP_COMPONENTS,
     .params = ets_params,
     .n_params = sizeof ets_params / sizeof ets_params[0],
     .state_size = sizeof(ets_kstate),
@@ -475,4 +557,5 @@ const tsa_kind tsa_kind_ets = {
     .save = ets_save,
     .load = ets_load,
     .info = ets_info,
+    .components = ets_components,
 };

@@ -95,7 +95,23 @@ struct tsa_kind {
 
     /* Adds the fitted state's description to @obj. */
     tsa_status (*info)(const tsa_model *m, cJSON *obj);
+
+    /* NULL for kinds without TSA_CAP_COMPONENTS. Splits the mean over @x
+     * (horizon 0) or over @horizon steps after it into components: @x is
+     * validated and finite, or NULL for the training series. @c arrives with
+     * length, n_features, in_sample and timestamps set (timestamps NULL when
+     * unknown; the kind may fill them for a NULL @x); the kind calls
+     * tsa_components_alloc and fills names and values. The generic code sums
+     * the values into c->mean and frees @c on failure. */
+    tsa_status (*components)(const tsa_model *m, const tsa_series *x, size_t horizon,
+                             tsa_components *c);
 };
+
+/* Allocates c->names, c->multiplicative and zeroed c->values for
+ * @n_components of c->length rows (models/model.c). */
+tsa_status tsa_components_alloc(tsa_components *c, size_t n_components);
+/* Sets component @i's name (copied) and multiplicative flag. */
+tsa_status tsa_components_name(tsa_components *c, size_t i, const char *name, int multiplicative);
 
 /* The registry (models/registry.c). */
 const tsa_kind *tsa_kind_find(const char *name);

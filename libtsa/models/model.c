@@ -226,6 +226,38 @@ TSA_API void tsa_forecast_free(tsa_forecast *fc)
     free(fc);
 }
 
+/* The timestamps of the @horizon steps after @history (after the training
+ * series for NULL): its last timestamp plus multiples of its median
+ * spacing. *out is NULL when there are none to follow. */
+static tsa_status future_timestamps(const tsa_model *m, const tsa_series *history,
+                                    size_t horizon, const char *op, int64_t **out)
+{
+    *out = NULL;
+    int64_t last = 0, step = 0;
+    if (history && history->timestamps) {
+        last = history->timestamps[history->length - 1];
+        step = history->length > 1 ? tsa_series_median_step(history)
+                                   : (m->timestamp_step ? m->timestamp_step : 1);
+    } else if (!history && m->has_timestamps) {
+        last = m->last_timestamp;
+        step = m->timestamp_step ? m->timestamp_step : 1;
+    }
+    if (!step)
+        return TSA_OK;
+    int64_t *ts = malloc(horizon * sizeof *ts);
+    TSA_FAIL_IF(!ts, TSA_ENOMEM, "%s: out of memory for %zu steps", op, horizon);
+    for (size_t h = 0; h < horizon; h++) {
+        int64_t offset;
+        if (__builtin_mul_overflow((int64_t)(h + 1), step, &offset) ||
+            __builtin_add_overflow(last, offset, &ts[h])) {
+            free(ts);
+            return tsa_error(TSA_ERANGE, "%s: timestamps past step %zu overflow int64", op, h);
+        }
+    }
+    *out = ts;
+    return TSA_OK;
+}
+
 TSA_API tsa_status tsa_model_forecast(const tsa_model *m, const tsa_series *history, size_t horizon,
                                       double interval, tsa_forecast **out)
 {
@@ -260,31 +292,9 @@ TSA_API tsa_status tsa_model_forecast(const tsa_model *m, const tsa_series *hist
         rc = tsa_error(TSA_ENOMEM, "forecast: out of memory for %zu steps", horizon);
         goto done;
     }
-    int64_t last = 0, step = 0;
-    if (history && history->timestamps) {
-        last = history->timestamps[history->length - 1];
-        step = history->length > 1 ? tsa_series_median_step(history)
-                                   : (m->timestamp_step ? m->timestamp_step : 1);
-    } else if (!history && m->has_timestamps) {
-        last = m->last_timestamp;
-        step = m->timestamp_step ? m->timestamp_step : 1;
-    }
-    if (step) {
-        fc->timestamps = malloc(horizon * sizeof(int64_t));
-        if (!fc->timestamps) {
-            rc = tsa_error(TSA_ENOMEM, "forecast: out of memory for %zu steps", horizon);
-            goto done;
-        }
-        for (size_t h = 0; h < horizon; h++) {
-            int64_t offset, ts;
-            if (__builtin_mul_overflow((int64_t)(h + 1), step, &offset) ||
-                __builtin_add_overflow(last, offset, &ts)) {
-                rc = tsa_error(TSA_ERANGE, "forecast: timestamps past step %zu overflow int64", h);
-                goto done;
-            }
-            fc->timestamps[h] = ts;
-        }
-    }
+    rc = future_timestamps(m, history, horizon, "forecast", &fc->timestamps);
+    if (rc != TSA_OK)
+        goto done;
     rc = m->kind->forecast(m, &view, horizon, interval, fc);
 done:
     free(filled);
@@ -293,6 +303,110 @@ done:
         return rc;
     }
     *out = fc;
+    return TSA_OK;
+}
+
+/* ---- components ---------------------------------------------------------- */
+
+TSA_API void tsa_components_free(tsa_components *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; c->names && i < c->n_components; i++)
+        free(c->names[i]);
+    free(c->names);
+    free(c->multiplicative);
+    free(c->values);
+    free(c->mean);
+    free(c->timestamps);
+    free(c);
+}
+
+tsa_status tsa_components_alloc(tsa_components *c, size_t n_components)
+{
+    const size_t cells = c->length * c->n_features, total = n_components * cells;
+    c->names = calloc(n_components ? n_components : 1, sizeof *c->names);
+    c->multiplicative = calloc(n_components ? n_components : 1, 1);
+    c->values = calloc(total ? total : 1, sizeof *c->values);
+    c->n_components = c->names ? n_components : 0;
+    TSA_FAIL_IF(!c->names || !c->multiplicative || !c->values, TSA_ENOMEM,
+                "components: out of memory for %zu components of %zu rows", n_components,
+                c->length);
+    return TSA_OK;
+}
+
+tsa_status tsa_components_name(tsa_components *c, size_t i, const char *name, int multiplicative)
+{
+    free(c->names[i]);
+    c->names[i] = strdup(name);
+    TSA_FAIL_IF(!c->names[i], TSA_ENOMEM, "components: out of memory");
+    c->multiplicative[i] = multiplicative != 0;
+    return TSA_OK;
+}
+
+TSA_API tsa_status tsa_model_components(const tsa_model *m, const tsa_series *x, size_t horizon,
+                                        tsa_components **out)
+{
+    TSA_FAIL_IF(!out, TSA_EINVAL, "out: must not be NULL");
+    *out = NULL;
+    TSA_TRY(check_fitted(m, TSA_CAP_COMPONENTS, "components"));
+    TSA_FAIL_IF(!m->kind->components, TSA_EUNSUPPORTED,
+                "components: kind '%s' does not support it", m->kind->name);
+    TSA_FAIL_IF(horizon > TSA_MAX_HORIZON, TSA_ERANGE, "horizon: must be in [0, %d], got %zu",
+                TSA_MAX_HORIZON, horizon);
+    const size_t ctx_len = tsa_model_context_length(m);
+    tsa_series view;
+    double *filled = NULL;
+    if (x)
+        TSA_TRY(check_input(m, x, "x", ctx_len ? ctx_len : 1, &view, &filled));
+    tsa_status rc = TSA_OK;
+    tsa_components *c = calloc(1, sizeof *c);
+    if (!c) {
+        free(filled);
+        return tsa_error(TSA_ENOMEM, "components: out of memory");
+    }
+    c->n_features = m->n_features;
+    c->in_sample = horizon == 0;
+    if (horizon) {
+        c->length = horizon;
+        rc = future_timestamps(m, x ? &view : NULL, horizon, "components", &c->timestamps);
+    } else if (x) {
+        c->length = x->length;
+        if (x->timestamps) {
+            c->timestamps = malloc(x->length * sizeof *c->timestamps);
+            if (c->timestamps)
+                memcpy(c->timestamps, x->timestamps, x->length * sizeof *c->timestamps);
+            else
+                rc = tsa_error(TSA_ENOMEM, "components: out of memory");
+        }
+    } else {
+        c->length = m->n_train;
+    }
+    if (rc == TSA_OK)
+        rc = m->kind->components(m, x ? &view : NULL, horizon, c);
+    free(filled);
+    const size_t cells = c->length * c->n_features;
+    if (rc == TSA_OK) {
+        c->mean = calloc(cells ? cells : 1, sizeof *c->mean);
+        if (!c->mean)
+            rc = tsa_error(TSA_ENOMEM, "components: out of memory");
+    }
+    if (rc == TSA_OK) {
+        for (size_t k = 0; k < c->n_components; k++)
+            for (size_t i = 0; i < cells; i++)
+                c->mean[i] += c->values[k * cells + i];
+        for (size_t i = 0; i < cells; i++)
+            if (!isfinite(c->mean[i])) {
+                rc = tsa_error(TSA_ENUMERIC, "components: non-finite value at row %zu",
+                               i / (c->n_features ? c->n_features : 1));
+                break;
+            }
+    }
+    if (rc != TSA_OK) {
+        tsa_components_free(c);
+        return rc;
+    }
+    *out = c;
     return TSA_OK;
 }
 
@@ -400,6 +514,8 @@ static cJSON *caps_json(unsigned caps)
         cJSON_AddItemToArray(a, cJSON_CreateString("multivariate"));
     if (caps & TSA_CAP_INTERVALS)
         cJSON_AddItemToArray(a, cJSON_CreateString("intervals"));
+    if (caps & TSA_CAP_COMPONENTS)
+        cJSON_AddItemToArray(a, cJSON_CreateString("components"));
     return a;
 }
 

@@ -245,6 +245,67 @@ static tsa_status pr_score(const tsa_model *m, const tsa_series *x, double *raw,
     return rc;
 }
 
+/* Components: "trend" (g in the series' units, floor included), then each
+ * block by name, additive blocks as X_b beta_b y_scale and multiplicative
+ * ones as their contribution trend * X_b beta_b, so the components add up
+ * to yhat = trend (1 + sum of factors) + sum of additive terms. The times
+ * are those forecast (horizon > 0) and score (horizon 0) use. */
+static tsa_status pr_components(const tsa_model *m, const tsa_series *x, size_t horizon,
+                                tsa_components *c)
+{
+    const tsa_stat_prophet *p = pr_state(m);
+    TSA_FAIL_IF(!p, TSA_ENOTFITTED, "components: the model is not fitted");
+    TSA_FAIL_IF(x && x->n_features != 1, TSA_ESHAPE,
+                "x: has %zu features, the prophet model is univariate", x->n_features);
+    const size_t n = c->length, nb = p->n_blocks;
+    double *u = malloc((n ? n : 1) * (3 + nb) * sizeof *u);
+    TSA_FAIL_IF(!u, TSA_ENOMEM, "components: out of memory for %zu rows", n);
+    double *yhat = u + (n ? n : 1), *trend = yhat + (n ? n : 1), *comp = trend + (n ? n : 1);
+    const double last = p->u_train[p->n_train - 1], step = pr_step(m, p);
+    tsa_status rc = TSA_OK;
+    if (horizon) {
+        for (size_t h = 0; h < n; h++)
+            u[h] = p->has_ts && c->timestamps ? tsa_stat_prophet_u_of(c->timestamps[h])
+                                              : last + (double)(h + 1) * step;
+    } else if (!x) {
+        memcpy(u, p->u_train, n * sizeof *u);
+        if (p->has_ts && !c->timestamps) {
+            c->timestamps = malloc((n ? n : 1) * sizeof *c->timestamps);
+            if (!c->timestamps)
+                rc = tsa_error(TSA_ENOMEM, "components: out of memory for %zu rows", n);
+            for (size_t i = 0; c->timestamps && i < n; i++)
+                c->timestamps[i] = (int64_t)llround(u[i] * TSA_STAT_PROPHET_DAY);
+        }
+    } else if (p->has_ts && x->timestamps) {
+        for (size_t i = 0; i < n; i++)
+            u[i] = tsa_stat_prophet_u_of(x->timestamps[i]);
+    } else if (n == p->n_train) {
+        memcpy(u, p->u_train, n * sizeof *u);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            u[i] = last + (double)(i + 1) * step;
+    }
+    if (rc == TSA_OK)
+        rc = tsa_stat_prophet_predict(p, u, n, yhat, trend, comp);
+    if (rc == TSA_OK)
+        rc = tsa_components_alloc(c, 1 + nb);
+    if (rc == TSA_OK)
+        rc = tsa_components_name(c, 0, "trend", 0);
+    for (size_t b = 0; rc == TSA_OK && b < nb; b++)
+        rc = tsa_components_name(c, 1 + b, p->blocks[b].name, p->blocks[b].multiplicative);
+    if (rc == TSA_OK) {
+        memcpy(c->values, trend, n * sizeof *trend);
+        for (size_t b = 0; b < nb; b++) {
+            double *dst = c->values + (1 + b) * n;
+            const double *src = comp + b * n;
+            for (size_t i = 0; i < n; i++)
+                dst[i] = p->blocks[b].multiplicative ? trend[i] * src[i] : src[i];
+        }
+    }
+    free(u);
+    return rc;
+}
+
 static tsa_status pr_save(const tsa_model *m, tsa_wbuf *w)
 {
     const tsa_stat_prophet *p = pr_state(m);
@@ -388,7 +449,7 @@ const tsa_kind tsa_kind_prophet = {
                    "seasonalities (yearly, weekly, daily, custom) and holidays, additive or "
                    "multiplicative, MAP fit by L-BFGS; intervals by simulating future trend "
                    "changes and noise; anomaly score = predictive mass inside |y - yhat|.",
-    .caps = TSA_CAP_FORECAST | TSA_CAP_SCORE | TSA_CAP_INTERVALS,
+    .caps = TSA_CAP_FORECAST | TSA_CAP_SCORE | TSA_CAP_INTERVALS | TSA_CAP_COMPONENTS,
     .params = pr_params,
     .n_params = sizeof pr_params / sizeof pr_params[0],
     .state_size = sizeof(tsa_stat_prophet),
@@ -400,4 +461,5 @@ const tsa_kind tsa_kind_prophet = {
     .save = pr_save,
     .load = pr_load,
     .info = pr_info,
+    .components = pr_components,
 };

@@ -18,5 +18,6 @@ int main(void)
     SIZE(tsa_generate_options);
     SIZE(tsa_generated);
     SIZE(tsa_classification);
+    SIZE(tsa_components);
     return 0;
 }
