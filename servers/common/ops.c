@@ -288,7 +288,7 @@ static int set_param(tsa_params *p, const char *key, const cJSON *v, tsa_svc_err
  * top-level keys are errors, except generic training settings, which are
  * listed in @ignored. */
 /* Fields of predict/detect/analysis requests that fit a model on the fly. */
-static const char *const use_fields[] = {"steps_ahead", "interval", "confidence_level", "threshold",
+static const char *const use_fields[] = {"steps_ahead", "interval", "confidence_level", "threshold", "components",
                                          "models", "ensemble_method", "analysis_type",
                                          "forecasting_model", "anomaly_model", NULL};
 
@@ -1088,14 +1088,15 @@ static int read_interval(const cJSON *req, double *interval, tsa_svc_error *e)
  * input that decides it, with the history as parsed (so equivalent JSON
  * spellings share a key). */
 static int forecast_key(const char *name, int64_t version, const char *sha256, const tsa_series *x,
-                        long steps, double interval, char key[8 + 64 + 1])
+                        long steps, double interval, int components, char key[8 + 64 + 1])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx)
         return -1;
     char head[512];
-    int n = snprintf(head, sizeof head, "tsa-forecast-v1\n%s\n%lld\n%s\n%ld\n%.17g\n", name,
-                     (long long)version, sha256, steps, interval);
+    /* An answer with components is another answer: its key says so. */
+    int n = snprintf(head, sizeof head, "tsa-forecast-v1\n%s\n%lld\n%s\n%ld\n%.17g\n%s", name,
+                     (long long)version, sha256, steps, interval, components ? "components\n" : "");
     int ok = n > 0 && (size_t)n < sizeof head && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
              EVP_DigestUpdate(ctx, head, (size_t)n) == 1;
     if (ok && x) {
@@ -1127,6 +1128,14 @@ static void count_cache(tsa_svc *svc, const char *result)
                       "cache", "forecast", "result", result, 1);
 }
 
+static cJSON *no_components(tsa_svc_error *e, const char *kind)
+{
+    return tsa_svc_fail(e, 400, "invalid_field", "components",
+                        "components: kind '%s' does not split its forecast into components (prophet "
+                        "and ets do); leave components out or false",
+                        kind ? kind : "?");
+}
+
 cJSON *tsa_op_predict(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
 {
     return tsa_op_predict_cached(svc, req, NULL, e);
@@ -1151,6 +1160,18 @@ cJSON *tsa_op_predict_cached(tsa_svc *svc, const cJSON *req, const char **cache,
         tsa_owned_series_free(&data);
         return NULL;
     }
+    int want_components = 0;
+    const char *type = NULL;
+    if (opt_bool(req, "components", &want_components, e) < 0 || opt_str(req, "model_type", &type, e) < 0) {
+        tsa_owned_series_free(&data);
+        return NULL;
+    }
+    /* A kind known to have no components fails before any fit. */
+    if (want_components && !name && type && tsa_kind_capabilities(type) &&
+        !(tsa_kind_capabilities(type) & TSA_CAP_COMPONENTS)) {
+        tsa_owned_series_free(&data);
+        return no_components(e, resolve_kind(type));
+    }
     /* A stored model's forecast may come from the shared cache. The key
      * names the model's current version, read from the store first, so a
      * model overwritten or deleted on any replica is never served stale. */
@@ -1165,7 +1186,7 @@ cJSON *tsa_op_predict_cached(tsa_svc *svc, const cJSON *req, const char **cache,
             key_version = meta.updated_ms;
             snprintf(key_sha, sizeof key_sha, "%s", meta.blob_sha256);
             if (forecast_key(name, meta.updated_ms, meta.blob_sha256, data.values ? &data.view : NULL, steps,
-                             interval, key) != 0)
+                             interval, want_components, key) != 0)
                 key[0] = '\0';
             tsa_store_model_clear(&meta);
         }
@@ -1193,6 +1214,11 @@ cJSON *tsa_op_predict_cached(tsa_svc *svc, const cJSON *req, const char **cache,
         tsa_owned_series_free(&data);
         return NULL;
     }
+    if (want_components && !(tsa_kind_capabilities(u.kind) & TSA_CAP_COMPONENTS)) {
+        use_release(svc, &u);
+        tsa_owned_series_free(&data);
+        return no_components(e, u.kind);
+    }
     tsa_forecast *fc = NULL;
     /* A model fitted on this data forecasts from its end; a stored one from
      * the given history, or from its training data when none is given. */
@@ -1209,6 +1235,15 @@ cJSON *tsa_op_predict_cached(tsa_svc *svc, const cJSON *req, const char **cache,
         tsa_json_add_forecast(out, fc);
         cJSON_AddStringToObject(out, "forecast_origin",
                                 history ? "end of the given data" : "end of the training data");
+        tsa_components *c = NULL;
+        if (want_components && (rc = tsa_model_components(u.m, history, (size_t)steps, &c)) != TSA_OK) {
+            cJSON_Delete(out);
+            out = NULL;
+            tsa_svc_fail_tsa(e, rc, "components");
+        } else if (c) {
+            tsa_json_add_components(out, c);
+        }
+        tsa_components_free(c);
     }
     /* Stored only when the model used is the version the key names (it may
      * have been overwritten in between). */

@@ -266,6 +266,17 @@ void tsa_json_add_forecast(cJSON *out, const tsa_forecast *fc)
     cJSON_AddNumberToObject(out, "interval", fc->interval);
 }
 
+void tsa_json_add_components(cJSON *out, const tsa_components *c)
+{
+    const size_t cells = c->length * c->n_features;
+    cJSON *obj = cJSON_AddObjectToObject(out, "components");
+    cJSON *modes = cJSON_AddObjectToObject(out, "component_modes");
+    for (size_t k = 0; obj && modes && k < c->n_components; k++) {
+        cJSON_AddItemToObject(obj, c->names[k], tsa_json_matrix(c->values + k * cells, c->length, c->n_features, 0));
+        cJSON_AddStringToObject(modes, c->names[k], c->multiplicative[k] ? "multiplicative" : "additive");
+    }
+}
+
 /* A (rows, cols) array of rows of numbers into @dst; cols is set by the
  * first matrix read (*cols == 0) and must match after. */
 static int read_matrix(const cJSON *m, const char *name, size_t rows, size_t *cols, double **dst,

@@ -42,6 +42,12 @@ cJSON *tsa_json_matrix(const double *v, size_t rows, size_t cols, int flat);
  * steps_ahead and interval. */
 void tsa_json_add_forecast(cJSON *out, const tsa_forecast *fc);
 
+/* Adds "components" ({name: (length, n_features) array of rows}, in the
+ * series' units, adding up to the mean) and "component_modes" ({name:
+ * "additive" | "multiplicative"}: a multiplicative term is reported as its
+ * contribution trend * factor). */
+void tsa_json_add_components(cJSON *out, const tsa_components *c);
+
 /* Reads those fields back (a forecast another service produced) into @fc,
  * whose arrays this allocates; release them with tsa_json_forecast_clear().
  * Timestamps are not read. On failure returns -1, leaves @fc empty and

@@ -469,6 +469,40 @@ def run(tap, server, backend):
     tap.run("{values, timestamps}: ISO, date-only, offsets and seconds give forecast timestamps",
             timestamps)
 
+    def components():
+        vals = [r[0] for r in w.gen_rows[:300]]
+        ts = w.gen["timestamps"][:300]
+        for kind, extra, names in (("prophet", {"uncertainty_samples": 0}, ["trend", "daily"]),
+                                   ("ets", {"season": "N"}, ["level"])):
+            body = {"model_type": kind, "steps_ahead": 5, "components": True,
+                    "data": {"values": vals, "timestamps": ts}}
+            body.update(extra)
+            j = api.ok("POST", "/api/v1/predict", body)
+            comps = j.get("components")
+            check(isinstance(comps, dict), "%s: no components object" % kind)
+            eq(list(comps)[:len(names)], names, "%s component names" % kind)
+            eq(sorted(j.get("component_modes", {})), sorted(comps), "%s component_modes" % kind)
+            for name, m in comps.items():
+                finite_matrix(m, 5, 1, "components.%s" % name)
+            for t in range(5):
+                total = sum(m[t][0] for m in comps.values())
+                p = j["predictions"][t][0]
+                check(abs(total - p) <= 1e-9 * (1 + abs(p)),
+                      "%s step %d: components add up to %r, predictions %r" % (kind, t, total, p))
+            # without the flag, no components
+            body.pop("components")
+            check("components" not in api.ok("POST", "/api/v1/predict", body), "components without the flag")
+        before = w.snapshot()
+        w.fails(before, api.post("/api/v1/predict", {"model_type": "multivariate", "data": vals,
+                                                     "components": True}),
+                400, "invalid_field", "components", contains="multivariate")
+        w.fails(before, api.post("/api/v1/predict", {"model_type": "prophet", "data": vals,
+                                                     "components": "yes"}),
+                400, "invalid_field", "components")
+
+    tap.run("predict with components: true splits prophet and ets forecasts into components that add up; "
+            "other kinds are a 400 naming components", components)
+
     def nulls():
         vals = [r[0] for r in w.gen_rows[:300]]
         holes = list(vals)
