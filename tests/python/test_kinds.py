@@ -18,7 +18,8 @@ def test_registry_lists_kinds_with_their_parameters():
     assert "multivariate" in [k["name"] for k in kinds]
     for k in kinds:
         assert set(k) >= {"name", "aliases", "description", "capabilities", "params"}
-        assert set(k["capabilities"]) <= {"forecast", "score", "multivariate", "intervals"}
+        assert set(k["capabilities"]) <= {"forecast", "score", "multivariate", "intervals",
+                                         "components"}
         for p in k["params"]:
             assert p["type"] in ("int", "double", "string", "bool")
             assert "default" in p and p["description"]

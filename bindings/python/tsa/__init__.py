@@ -18,8 +18,8 @@ from .errors import (Canceled, FormatError, InputOutputError, InvalidArgument, N
                      TooShort, TsaError, UnknownKind, Unsupported, VersionError)
 from .data import Generated, generate
 from .metrics import Classification, classification, mae, mape, mase, rmse, smape
-from .model import (Combination, Detection, Forecast, Model, Scores, combine, from_bytes, kind_info,
-                    kinds, load)
+from .model import (Combination, Components, Detection, Forecast, Model, Scores, combine, from_bytes,
+                    kind_info, kinds, load)
 
 __version__ = _lib.VERSION
 version_info = tuple(int(p) for p in __version__.split("."))
@@ -27,7 +27,7 @@ library_path = _lib.LIBRARY_PATH
 
 __all__ = [
     "Model", "Forecast", "Scores", "Detection", "load", "from_bytes", "kinds", "kind_info",
-    "combine", "Combination",
+    "combine", "Combination", "Components",
     "generate", "Generated",
     "mae", "rmse", "mape", "smape", "mase", "classification", "Classification",
     "TsaError", "InvalidArgument", "OutOfMemory", "Unsupported", "NotFitted", "ShapeError",

@@ -88,6 +88,20 @@ class Forecast(Structure):
     ]
 
 
+class Components(Structure):
+    _fields_ = [
+        ("length", c_size_t),
+        ("n_features", c_size_t),
+        ("n_components", c_size_t),
+        ("names", POINTER(c_char_p)),
+        ("multiplicative", POINTER(c_uint8)),
+        ("values", POINTER(c_double)),
+        ("mean", POINTER(c_double)),
+        ("timestamps", POINTER(c_int64)),
+        ("in_sample", c_int),
+    ]
+
+
 class Detection(Structure):
     _fields_ = [
         ("length", c_size_t),
@@ -245,6 +259,9 @@ LATER_PROTOTYPES = {
     "tsa_combine_method_name": (c_char_p, [c_int]),
     "tsa_forecast_combine": (_status, [POINTER(POINTER(Forecast)), c_size_t, c_int, _vp, _vp,
                                        POINTER(POINTER(Forecast))]),
+    "tsa_model_components": (_status, [_vp, POINTER(Series), c_size_t,
+                                       POINTER(POINTER(Components))]),
+    "tsa_components_free": (None, [POINTER(Components)]),
 }
 
 

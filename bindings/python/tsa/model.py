@@ -21,6 +21,7 @@ CAP_FORECAST = 1 << 0
 CAP_SCORE = 1 << 1
 CAP_MULTIVARIATE = 1 << 2
 CAP_INTERVALS = 1 << 3
+CAP_COMPONENTS = 1 << 4
 
 MAX_HORIZON = 100000
 
@@ -103,6 +104,19 @@ def _take_forecast(fc):
                    _data.out_array(fc.upper, fc.horizon, nf), ts)
     out.interval = fc.interval
     return out
+
+
+class Components(namedtuple("Components", "values mean timestamps multiplicative in_sample")):
+    """A model's mean split into components (:meth:`Model.components`):
+    ``values`` maps each name (in the model's order, e.g. "trend", "weekly")
+    to an array shaped like ``mean``; they add up to ``mean``, the in-sample
+    fit (``in_sample`` True) or the forecast mean. ``timestamps`` are int64
+    seconds or None; ``multiplicative`` is the set of names whose term scales
+    the trend (reported as its contribution, trend * factor)."""
+
+    @property
+    def names(self):
+        return list(self.values)
 
 
 class Combination(namedtuple("Combination", "forecast weights")):
@@ -503,6 +517,46 @@ class Model:
             return _take_forecast(fc)
         finally:
             C.tsa_forecast_free(out)
+
+    def components(self, x=None, horizon=0, timestamps=None, mask=None):
+        """Splits the mean into the kind's components (prophet: trend, each
+        seasonality, holidays; ets: level, trend, season): with @horizon 0
+        over the rows of @x (None: the training data), otherwise over
+        @horizon steps after @x (None: after the training data).
+
+        Returns :class:`Components`; raises an EUNSUPPORTED error for kinds
+        without components.
+        """
+        if not hasattr(C, "tsa_model_components"):
+            raise errors.make_error(errors.EUNSUPPORTED,
+                                    "components: needs libtsa 0.2 or newer, loaded %s" % _lib.VERSION)
+        horizon = _data.int_arg(horizon, "horizon", 0, _data.SIZE_MAX)
+        view = None
+        if x is not None:
+            view = _data.to_series(x, timestamps, mask, name="x")
+        elif timestamps is not None or mask is not None:
+            raise _invalid("timestamps and mask: only apply to x")
+        out = ctypes.POINTER(_lib.Components)()
+        with self._shared() as h:
+            _lib.check(C.tsa_model_components(h, view.ref() if view else None, horizon,
+                                              ctypes.byref(out)))
+        try:
+            c = out.contents
+            n, nf = c.length, c.n_features
+            values = {}
+            mult = set()
+            block = ctypes.sizeof(ctypes.c_double) * n * nf
+            base = ctypes.cast(c.values, ctypes.c_void_p).value
+            for k in range(c.n_components):
+                name = c.names[k].decode("utf-8")
+                ptr = ctypes.cast(base + k * block, ctypes.POINTER(ctypes.c_double))
+                values[name] = _data.out_array(ptr, n, nf)
+                if c.multiplicative[k]:
+                    mult.add(name)
+            ts = _data.out_array(c.timestamps, n, 1, "i") if c.timestamps else None
+            return Components(values, _data.out_array(c.mean, n, nf), ts, mult, bool(c.in_sample))
+        finally:
+            C.tsa_components_free(out)
 
     def score(self, x, timestamps=None, mask=None):
         """Anomaly scores of each step of @x: :class:`Scores` (raw, calibrated)."""
