@@ -477,6 +477,36 @@ async function main() {
     check((await page.locator('#chart path.band').count()) === 2, 'no band');
   });
 
+  await test('a prophet forecast draws its components under the chart; other kinds hide them', async () => {
+    // 70 days: a line plus a weekly pattern, one feature with timestamps.
+    const lines = ['timestamp,sales'];
+    for (let i = 0; i < 70; i++) {
+      const d = new Date(Date.UTC(2024, 0, 1 + i)).toISOString().slice(0, 10);
+      lines.push(d + ',' + (20 + 0.1 * i + 3 * Math.sin((2 * Math.PI * i) / 7)).toFixed(4));
+    }
+    await page.getByLabel(/^Series/).fill(lines.join('\n') + '\n');
+    await page.locator('#data-info', { hasText: '70 rows × 1 feature' }).waitFor();
+    await page.getByRole('tab', { name: 'Forecast' }).click();
+    await page.locator('#fc-model').selectOption('type:prophet');
+    await page.getByLabel('Steps ahead').first().fill('14');
+    const before = requests.length;
+    await page.getByRole('button', { name: 'Run forecast' }).click();
+    const comp = page.locator('#components-chart');
+    await comp.waitFor({ state: 'visible', timeout: 30000 });
+    check(await page.locator('#analysis-error').isHidden(), 'error: ' + (await page.locator('#analysis-error').innerText()));
+    const names = await comp.locator('g.component').evaluateAll((gs) => gs.map((g) => g.dataset.component));
+    check(names.join(',') === 'trend,weekly', 'components drawn: ' + names.join(','));
+    check((await comp.locator('path.component-line').count()) === 2, 'component lines');
+    const box = await comp.locator('path.component-line').nth(1).boundingBox();
+    check(box && box.width > 20 && box.height > 5, 'weekly line box ' + JSON.stringify(box));
+    check(/weekly: -?\d/.test(await comp.innerHTML()), 'no weekly label with its range');
+    check(requests.slice(before).includes('POST /api/v1/predict'), 'no predict request');
+    // A kind without components: the strip goes away.
+    await page.locator('#fc-model').selectOption('type:naive');
+    await page.getByRole('button', { name: 'Run forecast' }).click();
+    await comp.waitFor({ state: 'hidden' });
+  });
+
   await test('the status panel refreshes by itself', async () => {
     const before = requests.filter((r) => r === 'GET /status.json').length;
     await waitFor('a status refresh', () => requests.filter((r) => r === 'GET /status.json').length > before, 8000);

@@ -11,6 +11,7 @@
   const MEMBER_COLORS = ['#8d99ae', '#b08968', '#6d597a', '#588157', '#9c6644', '#457b9d'];
   const ANOMALY = '#d32f2f';
   const MAX_FEATURES_DRAWN = 6;
+  const COMPONENT_STRIP = 64;  // px per component strip under the forecast
   const STATUS_EVERY_MS = 5000;
   const JOB_POLL_MS = 400;
 
@@ -778,10 +779,38 @@
     }
   }
 
+  /* The kind behind a model choice ({model_name} or {model_type}). */
+  function kindOf(ref) {
+    if (ref.model_type) return ref.model_type;
+    const m = state.models.find((x) => x.model_name === ref.model_name);
+    return m ? m.model_type : null;
+  }
+
+  function hasComponents(kind) {
+    const t = kind ? typeByName(kind) : null;
+    return !!t && (t.capabilities || []).includes('components');
+  }
+
+  function showComponents(components, modes, rows) {
+    const svg = $('components-chart');
+    const names = components ? Object.keys(components) : [];
+    if (!names.length) {
+      svg.setAttribute('hidden', '');
+      delete state.charts['components-chart'];
+      return;
+    }
+    svg.removeAttribute('hidden');
+    svg.style.height = (COMPONENT_STRIP * names.length + 8) + 'px';
+    const dom = state.domains.chart;
+    drawComponents(svg, { components, modes: modes || {}, origin: rows, x0: dom ? dom[0] : rows, x1: dom ? dom[1] : rows + 1 });
+  }
+
   async function doForecast(form) {
-    const body = Object.assign({ data: dataPayload() }, modelRef($('fc-model')));
+    const ref = modelRef($('fc-model'));
+    const body = Object.assign({ data: dataPayload() }, ref);
     body.steps_ahead = numberField(form, 'steps_ahead');
     body.interval = numberField(form, 'interval');
+    if (hasComponents(kindOf(ref))) body.components = true;
     const out = await api('POST', '/api/v1/predict', body);
     const steps = out.predictions.length;
     drawChart($('chart'), {
@@ -790,6 +819,7 @@
       label: 'Forecast of ' + steps + ' steps with a ' + Math.round((out.interval || 0.95) * 100) + '% interval',
     });
     showScores(null);
+    showComponents(out.components, out.component_modes, state.rows.length);
     const last = out.predictions[steps - 1] || [];
     summary([
       ['Model', (out.model_name ? out.model_name + ' · ' : '') + (out.model_type || '')],
@@ -811,6 +841,7 @@
       label: 'Series with ' + out.anomaly_indices.length + ' flagged points marked in red',
     });
     showScores(out.calibrated_scores, out.summary && out.summary.threshold, out.anomaly_indices);
+    showComponents(null);
     const ev = out.evaluation || {};
     const sm = out.summary || {};
     summary([
@@ -840,6 +871,7 @@
       label: 'Coordinated analysis: history, forecast and flagged points',
     });
     showScores(an ? an.calibrated_scores : null, an && an.summary ? an.summary.threshold : undefined, an ? an.anomaly_indices : []);
+    showComponents(null);
     const errs = (out.errors || []).map((e) => (typeof e === 'string' ? e : (e.agent || e.part || '') + ': ' + (e.message || e.error || JSON.stringify(e)))).join('; ');
     summary([
       ['Executed by', out.executed_by],
@@ -868,6 +900,7 @@
       label: 'Ensemble forecast (' + out.ensemble_method + ') of ' + models.length + ' models',
     });
     showScores(null);
+    showComponents(null);
     const weights = (out.members || []).map((m, i) => m.model + (out.weights ? ' ' + fmtNum(out.weights[i]) : '')).join(', ');
     summary([
       ['Method', out.ensemble_method],
@@ -1103,11 +1136,43 @@
     svg.setAttribute('aria-label', 'Calibrated anomaly scores with the threshold ' + spec.threshold);
   }
 
+  /* One strip per component under the main chart, over the forecast steps
+   * (x aligned with the main chart): its values for the first feature on
+   * their own scale, the zero line when in range, the name and the range. */
+  function drawComponents(svg, spec) {
+    state.charts[svg.id] = spec;
+    const [W, H] = svgSize(svg);
+    svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
+    svg.textContent = '';
+    const names = Object.keys(spec.components);
+    const m = { l: 52, r: 14 };
+    const pw = W - m.l - m.r;
+    const x0 = spec.x0, x1 = spec.x1 > spec.x0 ? spec.x1 : spec.x0 + 1;
+    const X = (x) => m.l + ((x - x0) / (x1 - x0)) * pw;
+    names.forEach((name, k) => {
+      const vals = spec.components[name].map((r) => r[0]);
+      const top = 4 + k * COMPONENT_STRIP, ph = COMPONENT_STRIP - 18;
+      let lo = Math.min(...vals), hi = Math.max(...vals);
+      const pad = Math.max(hi - lo, 1e-9 * Math.abs(hi), 1e-12) * 0.08;
+      lo -= pad;
+      hi += pad;
+      const Y = (v) => top + 14 + (1 - (v - lo) / (hi - lo)) * ph;
+      const g = s('g', { class: 'component', 'data-component': name });
+      if (lo <= 0 && hi >= 0) g.append(s('line', { class: 'grid', x1: m.l, x2: W - m.r, y1: Y(0), y2: Y(0) }));
+      const mode = spec.modes[name] === 'multiplicative' ? ' (multiplicative)' : '';
+      g.append(s('text', { class: 'component-name', x: m.l, y: top + 10, text: name + mode + ': ' + fmtNum(Math.min(...vals)) + ' to ' + fmtNum(Math.max(...vals)) }));
+      g.append(s('path', { class: 'component-line', d: pathFrom(vals.map((v, i) => [X(spec.origin + i), Y(v)])), fill: 'none', stroke: COLORS[k % COLORS.length], 'stroke-width': 1.5 }));
+      svg.append(g);
+    });
+    svg.setAttribute('aria-label', 'Forecast components: ' + names.join(', '));
+  }
+
   function redrawAll() {
     for (const [id, spec] of Object.entries(state.charts)) {
       const svg = $(id);
       if (!svg || svg.hasAttribute('hidden')) continue;
       if (id === 'score-chart') drawScores(svg, spec);
+      else if (id === 'components-chart') drawComponents(svg, spec);
       else drawChart(svg, spec);
     }
   }
