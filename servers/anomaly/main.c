@@ -101,11 +101,27 @@ static const tsa_tool tools[] = {
      TSA_TOOL_READ_ONLY | TSA_TOOL_IDEMPOTENT, "anomaly-detection,models", "{}", list},
     {"explain_anomalies", "Explain anomalies",
      "For each flagged point: the value, the expected value and 95% interval from the history before it, the "
-     "residual, and which feature deviates most.",
+     "residual, and which feature deviates most. For models with components (prophet, ets) also the fitted value "
+     "and its components at the point; for prophet the component that deviates (deviating_component: trend for a "
+     "level shift that persists, a seasonality by name when the residuals around the point follow it, holidays "
+     "inside a holiday window, noise for an isolated spike) with the evidence (attribution).",
      "{\"type\": \"object\", \"properties\": {" TSA_S_MODEL_NAME ", \"model_type\": {\"type\": \"string\"}, " TSA_S_DATA
      ", " TSA_S_THRESHOLD ", " TSA_S_PARAMS "}, \"required\": [\"data\"]}",
      "{\"type\": \"object\", \"required\": [\"explanations\", \"n_anomalies\"], \"properties\": {\"explanations\": "
-     "{\"type\": \"array\"}, \"n_anomalies\": {\"type\": \"integer\"}}}",
+     "{\"type\": \"array\", \"items\": {\"type\": \"object\", \"required\": [\"index\", \"value\", \"explanation\"], "
+     "\"properties\": {\"index\": {\"type\": \"integer\"}, \"value\": {\"type\": \"array\"}, "
+     "\"explanation\": {\"type\": \"string\"}, \"fitted\": {\"type\": \"number\"}, "
+     "\"components\": {\"type\": \"object\", \"additionalProperties\": {\"type\": [\"number\", \"null\"]}}, "
+     "\"deviating_component\": {\"type\": \"string\", \"description\": \"trend, a seasonality's name "
+     "(yearly, weekly, daily, custom), holidays or noise\"}, "
+     "\"attribution\": {\"type\": \"object\", \"required\": [\"residual\", \"residual_sd\", \"in_holiday_window\", "
+     "\"level_persistence\", \"seasonal_correlation\"], \"properties\": {\"residual\": {\"type\": \"number\"}, "
+     "\"residual_sd\": {\"type\": \"number\"}, \"in_holiday_window\": {\"type\": \"boolean\"}, "
+     "\"holiday_effect\": {\"type\": [\"number\", \"null\"]}, \"rows_after\": {\"type\": \"integer\"}, "
+     "\"level_persistence\": {\"type\": [\"number\", \"null\"]}, \"level_shift_z\": {\"type\": [\"number\", \"null\"]}, "
+     "\"seasonal_correlation\": {\"type\": \"object\"}, \"seasonal_amplitude_change\": {\"type\": \"object\"}, "
+     "\"seasonal_share\": {\"type\": \"object\"}, \"phase_repeat\": {\"type\": \"object\"}}}}}}, "
+     "\"n_anomalies\": {\"type\": \"integer\"}, \"component_names\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}}}}",
      TSA_TOOL_READ_ONLY | TSA_TOOL_IDEMPOTENT, "anomaly-detection,explanation",
      "{\"model_name\": \"sensor\", \"data\": [[1.0], [9.0]]}", explain},
     TSA_TOOL_GENERATE,

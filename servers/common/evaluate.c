@@ -2,6 +2,7 @@
  * rolling-origin backtests of forecasters, labelled evaluation of detectors,
  * choosing a kind for a series, and explaining flagged points. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,14 @@
 #include "series_json.h"
 
 static const cJSON *field(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
+
+static cJSON *names_json(const tsa_components *c)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t k = 0; a && k < c->n_components; k++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(c->names[k]));
+    return a;
+}
 
 static int read_data(const cJSON *req, tsa_owned_series *s, tsa_svc_error *e)
 {
@@ -579,6 +588,255 @@ cJSON *tsa_op_select_detector(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
     return out;
 }
 
+/* ---- component attribution of flagged points ---------------------------------------- */
+
+/* The in-sample components of a model over the explained series, with what
+ * the attribution needs: residuals r = y - fit, their robust scale, and for
+ * each component its seasonal period in rows (0 for trend and holidays). */
+typedef struct comp_view {
+    tsa_components *c;
+    double *resid;   /* (n) */
+    double sd;       /* 1.4826 MAD of resid (the standard deviation of Normal noise) */
+    double *period;  /* (n_components) rows, 0 when not seasonal */
+    int attribute;   /* 1 for prophet: name the deviating component */
+} comp_view;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_of(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void comp_view_free(comp_view *v)
+{
+    tsa_components_free(v->c);
+    free(v->resid);
+    free(v->period);
+    memset(v, 0, sizeof *v);
+}
+
+/* Seasonal periods of a prophet model in rows of @x, from its description
+ * ("seasonalities" with a period in days or steps). */
+static void prophet_periods(const tsa_model *m, const tsa_series *x, comp_view *v)
+{
+    char *json = NULL;
+    if (tsa_model_info_json(m, &json) != TSA_OK)
+        return;
+    cJSON *info = cJSON_Parse(json);
+    tsa_free(json);
+    const cJSON *st = field(info, "state") ? field(info, "state") : info;
+    const cJSON *unit = field(st, "time_unit"), *blocks = field(st, "seasonalities");
+    double row_days = 1.0; /* the spacing of x's rows in the model's time unit */
+    int ok = cJSON_IsString(unit) && cJSON_IsArray(blocks);
+    if (ok && strcmp(unit->valuestring, "days") == 0) {
+        if (x->timestamps && x->length > 1)
+            row_days = (double)(x->timestamps[x->length - 1] - x->timestamps[0]) /
+                       (double)(x->length - 1) / 86400.0;
+        else
+            ok = 0;
+    }
+    for (size_t k = 0; ok && row_days > 0 && k < v->c->n_components; k++) {
+        const cJSON *b;
+        cJSON_ArrayForEach(b, blocks)
+        {
+            const cJSON *name = field(b, "name"), *period = field(b, "period");
+            if (cJSON_IsString(name) && cJSON_IsNumber(period) && strcmp(name->valuestring, v->c->names[k]) == 0)
+                v->period[k] = period->valuedouble / row_days;
+        }
+    }
+    cJSON_Delete(info);
+}
+
+/* Components of @m over @x; 0 with v->c NULL when the kind has none. */
+static int comp_view_open(const tsa_model *m, const tsa_series *x, comp_view *v)
+{
+    memset(v, 0, sizeof *v);
+    if (!(tsa_kind_capabilities(tsa_model_kind(m)) & TSA_CAP_COMPONENTS) || x->n_features != 1)
+        return 0;
+    if (tsa_model_components(m, x, 0, &v->c) != TSA_OK)
+        return 0;
+    const size_t n = x->length;
+    v->resid = malloc((n ? n : 1) * sizeof *v->resid);
+    v->period = calloc(v->c->n_components ? v->c->n_components : 1, sizeof *v->period);
+    double *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    if (!v->resid || !v->period || !tmp) {
+        free(tmp);
+        comp_view_free(v);
+        return -1;
+    }
+    for (size_t t = 0; t < n; t++)
+        v->resid[t] = tmp[t] = x->values[t] - v->c->mean[t];
+    double med = n ? median_of(tmp, n) : 0.0;
+    for (size_t t = 0; t < n; t++)
+        tmp[t] = fabs(v->resid[t] - med);
+    v->sd = n ? 1.4826 * median_of(tmp, n) : 0.0;
+    free(tmp);
+    if (!(v->sd > 0))
+        v->sd = 1e-12;
+    v->attribute = strcmp(tsa_model_kind(m), "prophet") == 0;
+    if (v->attribute)
+        prophet_periods(m, x, v);
+    return 0;
+}
+
+static cJSON *num_or_null(double x) { return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull(); }
+
+/* Adds "fitted", "components" and, for prophet, "deviating_component" and
+ * "attribution" (its evidence) for the flagged row @i to @x, and returns the
+ * sentence that names the component (NULL when there is none). The rules,
+ * in order (docs/mcp.md, "explain_anomalies"):
+ *  1. holidays: the row lies in a holiday window (the holiday component is
+ *     not zero there);
+ *  2. trend: the residual persists over the W rows after it (W the longest
+ *     seasonal period of at most 60 rows, so that a seasonal residual
+ *     averages out, at least 5; 10 without one): their mean keeps at least
+ *     half the row's residual, same sign, and is at least 3 standard errors
+ *     (sd / sqrt(rows)) from zero;
+ *  3. a seasonality: over one of its periods either side of the row (the
+ *     row itself left out), the residuals correlate with the component,
+ *     |correlation| >= 0.5, and the amplitude change this implies
+ *     (residual = slope * component) accounts for at least half of the
+ *     row's residual (slope * component at the row / residual >= 0.5, the
+ *     "seasonal_share"); the best correlated seasonality wins. The
+ *     residual one and two periods away relative to the row's ("phase
+ *     repeat") is reported as evidence only;
+ *  4. noise: an isolated spike. */
+static const char *attribute_row(const comp_view *v, size_t i, cJSON *x, char *why,
+                                 size_t why_len)
+{
+    const tsa_components *c = v->c;
+    const size_t n = c->length;
+    cJSON_AddNumberToObject(x, "fitted", c->mean[i]);
+    cJSON *cv = cJSON_AddObjectToObject(x, "components");
+    for (size_t k = 0; k < c->n_components; k++)
+        cJSON_AddItemToObject(cv, c->names[k], num_or_null(c->values[k * n + i]));
+    if (!v->attribute)
+        return NULL;
+    const double r = v->resid[i];
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ev, "residual", r);
+    cJSON_AddNumberToObject(ev, "residual_sd", v->sd);
+
+    /* 1. holidays */
+    double holiday = NAN;
+    for (size_t k = 0; k < c->n_components; k++)
+        if (strcmp(c->names[k], "holidays") == 0)
+            holiday = c->values[k * n + i];
+    const int in_window = isfinite(holiday) && holiday != 0.0;
+    cJSON_AddBoolToObject(ev, "in_holiday_window", in_window);
+    cJSON_AddItemToObject(ev, "holiday_effect", num_or_null(holiday));
+
+    /* 2. trend */
+    double pmax = 0.0;
+    for (size_t k = 0; k < c->n_components; k++)
+        if (v->period[k] <= 60.0)
+            pmax = fmax(pmax, v->period[k]);
+    size_t w = pmax > 0 ? (size_t)llround(pmax) : 10;
+    w = w < 5 ? 5 : w;
+    size_t after = 0;
+    double sum_after = 0.0;
+    for (size_t t = i + 1; t < n && t <= i + w; t++, after++)
+        sum_after += v->resid[t];
+    const double mean_after = after ? sum_after / (double)after : NAN;
+    const double persistence = after >= 3 && r != 0.0 ? mean_after / r : NAN;
+    const double shift_z = after >= 3 ? mean_after / (v->sd / sqrt((double)after)) : NAN;
+    cJSON_AddNumberToObject(ev, "rows_after", (double)after);
+    cJSON_AddItemToObject(ev, "level_persistence", num_or_null(persistence));
+    cJSON_AddItemToObject(ev, "level_shift_z", num_or_null(shift_z));
+    const int is_trend = isfinite(persistence) && persistence >= 0.5 && fabs(shift_z) >= 3.0;
+
+    /* 3. seasonalities */
+    cJSON *corrs = cJSON_AddObjectToObject(ev, "seasonal_correlation");
+    cJSON *slopes = cJSON_AddObjectToObject(ev, "seasonal_amplitude_change");
+    cJSON *shares = cJSON_AddObjectToObject(ev, "seasonal_share");
+    cJSON *repeats = cJSON_AddObjectToObject(ev, "phase_repeat");
+    size_t best = SIZE_MAX;
+    double best_corr = 0.0, best_slope = NAN;
+    for (size_t k = 0; k < c->n_components; k++) {
+        const double P = v->period[k];
+        if (!(P >= 2.0))
+            continue;
+        const double *sc = c->values + k * n;
+        size_t half = (size_t)llround(P), lo = i > half ? i - half : 0, hi = i + half < n ? i + half : n - 1;
+        double ms = 0, mr = 0, cnt = 0;
+        for (size_t t = lo; t <= hi; t++)
+            if (t != i) {
+                ms += sc[t];
+                mr += v->resid[t];
+                cnt++;
+            }
+        double corr = NAN, slope = NAN;
+        if (cnt >= 3) {
+            ms /= cnt;
+            mr /= cnt;
+            double sxy = 0, sxx = 0, syy = 0;
+            for (size_t t = lo; t <= hi; t++)
+                if (t != i) {
+                    sxy += (sc[t] - ms) * (v->resid[t] - mr);
+                    sxx += (sc[t] - ms) * (sc[t] - ms);
+                    syy += (v->resid[t] - mr) * (v->resid[t] - mr);
+                }
+            if (sxx > 0 && syy > 0) {
+                corr = sxy / sqrt(sxx * syy);
+                slope = sxy / sxx;
+            }
+        }
+        /* The residual one and two periods before and after. */
+        double rep = 0;
+        int nrep = 0;
+        for (int j = -2; j <= 2; j++) {
+            if (!j)
+                continue;
+            double at = (double)i + (double)j * P;
+            if (at < 0 || at > (double)(n - 1))
+                continue;
+            rep += v->resid[(size_t)llround(at)];
+            nrep++;
+        }
+        const double repeat = nrep >= 2 && r != 0.0 ? rep / nrep / r : NAN;
+        /* The share of the row's residual the changed amplitude accounts for. */
+        const double share = isfinite(slope) && r != 0.0 ? slope * sc[i] / r : NAN;
+        cJSON_AddItemToObject(corrs, c->names[k], num_or_null(corr));
+        cJSON_AddItemToObject(slopes, c->names[k], num_or_null(slope));
+        cJSON_AddItemToObject(shares, c->names[k], num_or_null(share));
+        cJSON_AddItemToObject(repeats, c->names[k], num_or_null(repeat));
+        if (isfinite(corr) && fabs(corr) >= 0.5 && share >= 0.5 &&
+            (best == SIZE_MAX || fabs(corr) > fabs(best_corr))) {
+            best = k;
+            best_corr = corr;
+            best_slope = slope;
+        }
+    }
+    const char *comp;
+    if (in_window) {
+        comp = "holidays";
+        snprintf(why, why_len, "the date lies in a holiday window (holiday effect %.4g); the residual %.4g is the "
+                 "holiday deviating from its fitted effect", holiday, r);
+    } else if (is_trend) {
+        comp = "trend";
+        snprintf(why, why_len, "the trend deviates: the residual persists over the next %zu rows (mean %.4g, %.0f%% "
+                 "of this row's %.4g, %.1f standard errors): a level shift", after, mean_after, 100 * persistence, r,
+                 shift_z);
+    } else if (best != SIZE_MAX) {
+        comp = c->names[best];
+        snprintf(why, why_len, "the %s seasonality deviates: around this row the residuals follow it (correlation "
+                 "%.2f), its amplitude is off by %+.0f%%", comp, best_corr, 100 * best_slope);
+    } else {
+        comp = "noise";
+        snprintf(why, why_len, "an isolated spike: the residual %.4g (%.1f sd) neither persists (%.0f%% over the "
+                 "next %zu rows) nor follows a seasonality", r, r / v->sd, isfinite(persistence) ? 100 * persistence : 0.0, after);
+    }
+    cJSON_AddStringToObject(x, "deviating_component", comp);
+    cJSON_AddItemToObject(x, "attribution", ev);
+    return comp;
+}
+
 cJSON *tsa_op_explain(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
 {
     tsa_owned_series s;
@@ -613,6 +871,9 @@ cJSON *tsa_op_explain(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
         cJSON_AddStringToObject(out, "model_type", tsa_model_kind(m));
         cJSON_AddNumberToObject(out, "threshold", thr);
         cJSON *arr = cJSON_AddArrayToObject(out, "explanations");
+        comp_view cv;
+        if (comp_view_open(m, &s.view, &cv) == 0 && cv.c)
+            cJSON_AddItemToObject(out, "component_names", names_json(cv.c));
         size_t ctx = tsa_model_context_length(m);
         int can_forecast = (tsa_kind_capabilities(tsa_model_kind(m)) & TSA_CAP_FORECAST) != 0;
         for (size_t i = 0; i < d->n_anomalies && i < 200; i++) {
@@ -657,8 +918,16 @@ cJSON *tsa_op_explain(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
                 cJSON_AddStringToObject(x, "explanation", "scored improbable under the model; no one-step expectation available here");
             }
             tsa_forecast_free(fc);
+            char cwhy[400];
+            if (cv.c && attribute_row(&cv, at, x, cwhy, sizeof cwhy)) {
+                const cJSON *prev = field(x, "explanation");
+                char text[700];
+                snprintf(text, sizeof text, "%s; %s", cJSON_IsString(prev) ? prev->valuestring : "", cwhy);
+                cJSON_ReplaceItemInObjectCaseSensitive(x, "explanation", cJSON_CreateString(text));
+            }
             cJSON_AddItemToArray(arr, x);
         }
+        comp_view_free(&cv);
         cJSON_AddNumberToObject(out, "n_anomalies", (double)d->n_anomalies);
         cJSON_AddNumberToObject(out, "n_points", (double)n);
     }

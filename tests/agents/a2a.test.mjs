@@ -65,6 +65,10 @@ const SKILLS = {
       assert.deepEqual(d.explanations.map((x) => x.index), SPIKES);
       for (const x of d.explanations) assert.ok(x.expected[0] < x.value[0] - 5, JSON.stringify(x));
     }],
+    ['explain_anomalies', { model_type: 'prophet', data: spiky, threshold: 0.99, params: { custom_period: 24, uncertainty_samples: 0 } }, (d) => {
+      assert.deepEqual(d.component_names, ['trend', 'custom']);
+      assert.deepEqual(d.explanations.map((x) => [x.index, x.deviating_component]), SPIKES.map((i) => [i, 'noise']));
+    }],
     ['get_model', { model_name: 'a2a_det' }, (d) => assert.equal(d.task, 'anomaly')],
     ['delete_model', { model_name: 'a2a_det' }, (d) => assert.equal(d.model_name, 'a2a_det')],
   ],

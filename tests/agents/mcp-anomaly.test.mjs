@@ -124,6 +124,71 @@ describe('MCP tsa-anomaly', () => {
     assert.ok(s.explanations.length >= 1 && s.explanations.every((x) => Array.isArray(x.expected) || typeof x.explanation === 'string'));
   });
 
+  test('explain_anomalies names the prophet component that deviates: trend, weekly, holidays or noise', async () => {
+    // Two years of days: trend + weekly + yearly + holidays (+10) + N(0, 0.5)
+    // noise (a fixed LCG, Box-Muller), a prophet model trained on the clean
+    // series, then each anomaly injected at known rows.
+    const n = 730;
+    const day = (i) => new Date(Date.UTC(2020, 0, 1 + i)).toISOString().slice(0, 10);
+    const ts = Array.from({ length: n }, (_, i) => day(i));
+    let seed = 12345;
+    const unif = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) + 0.5) / 2147483648;
+    const noise = Array.from({ length: n }, () => 0.5 * Math.sqrt(-2 * Math.log(unif())) * Math.cos(2 * Math.PI * unif()));
+    const weekly = (i) => 6 * Math.sin((2 * Math.PI * i) / 7) - 3 * Math.cos((4 * Math.PI * i) / 7);
+    const HOL = ['2020-03-15', '2020-06-15', '2020-09-15', '2020-12-15', '2021-03-15', '2021-06-15', '2021-09-15'];
+    const clean = ts.map((t, i) => 100 + 0.02 * i + weekly(i) + 8 * Math.sin((2 * Math.PI * i) / 365.25) + noise[i] + (HOL.includes(t) ? 10 : 0));
+    await callOk(client, 'train_anomaly_model', {
+      model_type: 'prophet', model_name: 'an_prophet', data: { values: clean, timestamps: ts }, overwrite: true,
+      uncertainty_samples: 0, yearly_seasonality: 'true', holidays: HOL.join(','),
+    });
+    const explain = (values) => callOk(client, 'explain_anomalies', { model_name: 'an_prophet', data: { values, timestamps: ts }, threshold: 0.999 });
+    const at = (r, i) => r.explanations.find((x) => x.index === i);
+    const share = (r, comp, from) => {
+      const xs = r.explanations.filter((x) => x.index >= from);
+      return xs.filter((x) => x.deviating_component === comp).length / xs.length;
+    };
+
+    // A level shift of +8 from row 500: the trend.
+    const shift = await explain(clean.map((v, i) => v + (i >= 500 ? 8 : 0)));
+    assert.deepEqual(shift.component_names, ['trend', 'yearly', 'weekly', 'holidays']);
+    const s0 = at(shift, 500);
+    assert.ok(s0, `row 500 not flagged: ${shift.explanations.map((x) => x.index)}`);
+    assert.equal(s0.deviating_component, 'trend', JSON.stringify(s0.attribution));
+    assert.ok(s0.attribution.level_persistence >= 0.5 && s0.attribution.level_shift_z >= 3, JSON.stringify(s0.attribution));
+    assert.ok(share(shift, 'trend', 500) >= 0.9, `trend share ${share(shift, 'trend', 500)}`);
+    // The components add up to the fitted value, and the residual is y - fitted.
+    const sum = Object.values(s0.components).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - s0.fitted) < 1e-9 * Math.abs(s0.fitted), `${sum} vs ${s0.fitted}`);
+    assert.ok(Math.abs(s0.attribution.residual - (s0.value[0] - s0.fitted)) < 1e-9);
+    assert.match(s0.explanation, /trend deviates/);
+
+    // The weekly amplitude doubled from row 500: the weekly seasonality.
+    const season = await explain(clean.map((v, i) => v + (i >= 500 ? weekly(i) : 0)));
+    assert.ok(share(season, 'weekly', 500) >= 0.8, `weekly share ${share(season, 'weekly', 500)}`);
+    const w0 = season.explanations.find((x) => x.index >= 500 && x.deviating_component === 'weekly');
+    assert.ok(w0.attribution.seasonal_correlation.weekly >= 0.5, JSON.stringify(w0.attribution));
+    // residual = slope * weekly: the amplitude is off by about +100%.
+    assert.ok(w0.attribution.seasonal_amplitude_change.weekly > 0.5, JSON.stringify(w0.attribution));
+
+    // One spike of +10 at row 500: noise.
+    const spike = await explain(clean.map((v, i) => v + (i === 500 ? 10 : 0)));
+    const p0 = at(spike, 500);
+    assert.ok(p0, `row 500 not flagged: ${spike.explanations.map((x) => x.index)}`);
+    assert.equal(p0.deviating_component, 'noise', JSON.stringify(p0.attribution));
+    assert.ok(Math.abs(p0.attribution.level_persistence) < 0.5, JSON.stringify(p0.attribution));
+
+    // The holiday of 2021-06-15 (row 531) 15 higher than the others: holidays.
+    const hol = await explain(clean.map((v, i) => v + (ts[i] === '2021-06-15' ? 15 : 0)));
+    const h0 = at(hol, 531);
+    assert.ok(h0, `row 531 not flagged: ${hol.explanations.map((x) => x.index)}`);
+    assert.equal(h0.deviating_component, 'holidays', JSON.stringify(h0.attribution));
+    assert.equal(h0.attribution.in_holiday_window, true);
+    assert.ok(Math.abs(h0.attribution.holiday_effect - 10) < 1.5, JSON.stringify(h0.attribution));
+    // Points the model explains no differently carry no attribution for other kinds.
+    const theta = await callOk(client, 'explain_anomalies', { model_type: 'theta', data: spiky, threshold: 0.99 });
+    assert.ok(theta.explanations.every((x) => x.deviating_component === undefined && x.components === undefined));
+  });
+
   test('load_anomaly_model, list_anomaly_models, get_model, delete_model', async () => {
     const l = await callOk(client, 'load_anomaly_model', { model_name: 'an_theta' });
     assert.equal(l.status, 'loaded');
