@@ -7,7 +7,8 @@
  *
  * Thread-safety: tsa_model_fit() needs the model exclusively. On a fitted
  * model, tsa_model_forecast(), tsa_model_score(), tsa_model_detect(),
- * tsa_model_save(), tsa_model_info_json() and the accessors take a
+ * tsa_model_components(), tsa_model_save(), tsa_model_info_json() and the
+ * accessors take a
  * <tt>const tsa_model *</tt>, write nothing into it and keep their scratch
  * memory per call, so any number of threads may call them at once.
  *

@@ -4,8 +4,9 @@
  * them; the components add up to the forecast mean and to the in-sample
  * one-step predictions (1e-9, relative) in and out of sample, additive and
  * multiplicative; ETS level, trend and season of a known series; errors for
- * bad input. */
+ * bad input; concurrent calls on one model agree with a serial one. */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,6 +360,50 @@ TEST(bad_input)
     tsa_components_free(NULL);
 }
 
+typedef struct {
+    const tsa_model *m;
+    const tsa_components *ref;
+    int mismatches;
+} worker_arg;
+
+static void *worker(void *p)
+{
+    worker_arg *a = p;
+    for (int rep = 0; rep < 20; rep++) {
+        tsa_components *c = NULL;
+        if (tsa_model_components(a->m, NULL, 60, &c) != TSA_OK || c->length != a->ref->length ||
+            memcmp(c->values, a->ref->values,
+                   c->n_components * c->length * sizeof(double)) != 0)
+            a->mismatches++;
+        tsa_components_free(c);
+    }
+    return NULL;
+}
+
+TEST(concurrent_calls_agree)
+{
+    data_init();
+    tsa_model *m = fit("prophet", prophet_json("additive"), y_, ts_, N);
+    CHECK(m);
+    if (!m)
+        return;
+    tsa_components *ref = NULL;
+    CHECK_OK(tsa_model_components(m, NULL, 60, &ref));
+    enum { T = 4 };
+    pthread_t th[T];
+    worker_arg args[T];
+    for (int i = 0; ref && i < T; i++) {
+        args[i] = (worker_arg){m, ref, 0};
+        pthread_create(&th[i], NULL, worker, &args[i]);
+    }
+    for (int i = 0; ref && i < T; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_MSG(args[i].mismatches == 0, "thread %d: %d mismatches", i, args[i].mismatches);
+    }
+    tsa_components_free(ref);
+    tsa_model_free(m);
+}
+
 TEST_LIST(TEST_CASE(prophet_recovers_known_components),
           TEST_CASE(prophet_multiplicative_components_add_up), TEST_CASE(ets_level_trend_season),
-          TEST_CASE(bad_input))
+          TEST_CASE(bad_input), TEST_CASE(concurrent_calls_agree))
