@@ -1,7 +1,7 @@
 #!/bin/bash
 # TAP tests of the tsa command-line tool.
 #   run.sh TSA_BINARY SCRATCH_DIR
-# Models use the multivariate kind, the one kind every build has.
+# Models use the multivariate kind (and prophet for --components).
 set -u
 
 TSA=$1
@@ -83,6 +83,20 @@ check "forecast --input: from a given history" \
     "$TSA" forecast -m "$D/m.tsa" --input "$D/g.csv" --horizon 5 --output "$D/fch.csv"
 check "forecast --input on the training data equals forecasting from the model" \
     cmp -s "$D/fch.csv" <(head -n 6 "$D/fc.csv")
+
+# ---- forecast --components ------------------------------------------------------------
+cut -d, -f1,2 "$D/g.csv" >"$D/g1.csv"
+check "fit prophet on one hourly feature" \
+    "$TSA" fit --kind prophet --input "$D/g1.csv" --param uncertainty_samples=0 --output "$D/p.tsa"
+check "forecast --components: trend_0 and the seasonalities after the forecast columns" \
+    grep -q '^step,timestamp,mean_0,lower_0,upper_0,trend_0,weekly_0,daily_0$' \
+    <("$TSA" forecast -m "$D/p.tsa" -H 12 --components --precision 17 | tee "$D/fcc.csv")
+check "forecast --components: the components add up to mean_0 on every row" \
+    awk -F, 'NR > 1 { s = 0; for (i = 6; i <= NF; i++) s += $i; d = s - $3; if (d < 0) d = -d;
+             a = $3 < 0 ? -$3 : $3; if (d > 1e-9 * (1 + a)) bad++ } END { exit NR == 13 && !bad ? 0 : 1 }' \
+    "$D/fcc.csv"
+check "forecast --components: the forecast columns are unchanged" \
+    cmp -s <(cut -d, -f1-5 "$D/fcc.csv") <("$TSA" forecast -m "$D/p.tsa" -H 12 --precision 17)
 
 # ---- detect and score --------------------------------------------------------------
 check "detect exits 0" "$TSA" detect --model "$D/m.tsa" --input "$D/g.csv" --threshold 0.99 \
@@ -177,6 +191,8 @@ expect_exit 2 "--horizon: must be in \[1, 100000\], got 0" "horizon 0" \
     "$TSA" forecast -m "$D/m.tsa" --horizon 0
 expect_exit 2 "threshold" "threshold 1 (TSA_ERANGE)" \
     "$TSA" detect -m "$D/m.tsa" -i "$D/g.csv" --threshold 1
+expect_exit 2 "--components: kind 'multivariate' has no components" "--components on a kind without them" \
+    "$TSA" forecast -m "$D/m.tsa" -H 3 --components
 expect_exit 2 "unknown option '--frobnicate'" "an unknown option" \
     "$TSA" forecast -m "$D/m.tsa" -H 3 --frobnicate
 expect_exit 2 "--kind is required" "a missing --kind" \

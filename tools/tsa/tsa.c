@@ -500,6 +500,7 @@ enum {
     OPT_PRECISION,
     OPT_TIME_FORMAT,
     OPT_NO_HEADER,
+    OPT_COMPONENTS,
     OPT_ONLY_ANOMALIES,
     OPT_EVALUATE,
     OPT_COMPACT,
@@ -732,6 +733,9 @@ static const char forecast_help[] =
     "                           input's timestamps, else integer seconds)\n"
     "      --precision N        significant digits, 1-17 (default 10)\n"
     "      --no-header          omit the header row\n"
+    "      --components         also write the forecast's components (kinds\n"
+    "                           prophet and ets): NAME_j columns that add up\n"
+    "                           to mean_j, e.g. trend_0,weekly_0\n"
     "  -h, --help               show this help\n"
     "\n"
     "Timestamps are written when the history (or the training series) had them:\n"
@@ -748,11 +752,12 @@ static int cmd_forecast(int argc, char **argv)
         {"time-format", required_argument, NULL, OPT_TIME_FORMAT},
         {"precision", required_argument, NULL, OPT_PRECISION},
         {"no-header", no_argument, NULL, OPT_NO_HEADER},
+        {"components", no_argument, NULL, OPT_COMPONENTS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *model_path = NULL, *input = NULL, *output = "-";
     size_t horizon = 0, precision = DEFAULT_PRECISION;
-    int have_horizon = 0, header = 1, c;
+    int have_horizon = 0, header = 1, components = 0, c;
     double interval = 0.95;
     time_choice tc = TIME_AUTO;
     int64_t v = 0;
@@ -778,6 +783,7 @@ static int cmd_forecast(int argc, char **argv)
             rc = arg_size("forecast", "--precision", optarg, 1, 17, &precision);
             break;
         case OPT_NO_HEADER: header = 0; break;
+        case OPT_COMPONENTS: components = 1; break;
         case 'h': fputs(forecast_help, stdout); return 0;
         default: return bad_option("forecast", argv, c);
         }
@@ -795,15 +801,23 @@ static int cmd_forecast(int argc, char **argv)
 
     tsa_model *m = NULL;
     tsa_forecast *fc = NULL;
+    tsa_components *cp = NULL;
     csv_table t = {0};
     FILE *f = NULL;
     int rc = load_model("forecast", model_path, &m);
     if (rc)
         goto done;
+    if (components && !(tsa_kind_capabilities(tsa_model_kind(m)) & TSA_CAP_COMPONENTS)) {
+        rc = usage_error("forecast", "--components: kind '%s' has no components (prophet and ets do)",
+                         tsa_model_kind(m));
+        goto done;
+    }
     if (input && (rc = read_table(input, &t)) != 0)
         goto done;
     tsa_series hist = table_series(&t);
     tsa_status s = tsa_model_forecast(m, input ? &hist : NULL, horizon, interval, &fc);
+    if (s == TSA_OK && components)
+        s = tsa_model_components(m, input ? &hist : NULL, horizon, &cp);
     if (s != TSA_OK) {
         rc = fail_series("forecast", s, input ? &t : NULL, input ? input : "-");
         goto done;
@@ -817,6 +831,9 @@ static int cmd_forecast(int argc, char **argv)
         fputs(fc->timestamps ? "step,timestamp" : "step", f);
         for (size_t j = 0; j < k; j++)
             fprintf(f, ",mean_%zu,lower_%zu,upper_%zu", j, j, j);
+        for (size_t q = 0; cp && q < cp->n_components; q++)
+            for (size_t j = 0; j < k; j++)
+                fprintf(f, ",%s_%zu", cp->names[q], j);
         fputc('\n', f);
     }
     for (size_t h = 0; h < fc->horizon; h++) {
@@ -828,10 +845,14 @@ static int cmd_forecast(int argc, char **argv)
         for (size_t j = 0; j < k; j++)
             fprintf(f, ",%.*g,%.*g,%.*g", prec, fc->mean[h * k + j], prec, fc->lower[h * k + j],
                     prec, fc->upper[h * k + j]);
+        for (size_t q = 0; cp && q < cp->n_components; q++)
+            for (size_t j = 0; j < k; j++)
+                fprintf(f, ",%.*g", prec, cp->values[(q * fc->horizon + h) * k + j]);
         fputc('\n', f);
     }
     rc = out_close(f, output);
 done:
+    tsa_components_free(cp);
     tsa_forecast_free(fc);
     csv_free(&t);
     tsa_model_free(m);
