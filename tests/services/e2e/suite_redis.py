@@ -121,6 +121,24 @@ def run(tap, tmp):
                 r = b.post("/api/v1/predict", q)
                 eq(r.status, 200, "predict with %s" % other)
                 eq(r.header("x-cache"), "MISS", "X-Cache with %s" % other)
+            # components: false is the default answer; asking for components
+            # is another answer, never served from the plain one's entry (a
+            # VAR has none: 400 naming the field)
+            r = b.post("/api/v1/predict", dict(ask, components=False))
+            eq(r.header("x-cache"), "HIT", "X-Cache with components: false")
+            r = b.post("/api/v1/predict", dict(ask, components=True))
+            expect_error(r, 400, "invalid_field", "components")
+            a.ok("POST", TRAIN_F, {"model_type": "ets", "model_name": "shared_ets", "data": series,
+                                   "season": "N"}, status=201)
+            ets = {"model_name": "shared_ets", "steps_ahead": 4}
+            plain = a.post("/api/v1/predict", ets)
+            eq(plain.header("x-cache"), "MISS", "X-Cache of the plain ets forecast")
+            r = b.post("/api/v1/predict", dict(ets, components=True))
+            eq(r.header("x-cache"), "MISS", "X-Cache of the first components request")
+            check("components" in r.json and "components" not in plain.json, "components only when asked")
+            r2 = a.post("/api/v1/predict", dict(ets, components=True))
+            eq(r2.header("x-cache"), "HIT", "X-Cache of the second components request")
+            eq(r2.json, r.json, "the cached forecast with components")
             # models fitted on the fly are not cached
             r = a.post("/api/v1/predict", {"model_type": "multivariate", "data": history, "steps_ahead": 3})
             eq(r.status, 200, "on-the-fly predict")
