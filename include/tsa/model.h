@@ -264,8 +264,9 @@ typedef struct tsa_components {
  *
  * Kinds with ::TSA_CAP_COMPONENTS implement it: "prophet" (components
  * "trend", then one per seasonality by name: "yearly", "weekly", "daily",
- * "custom", and "holidays"; multiplicative seasonalities flagged as such) and
- * "ets" ("level", then "trend" with a trend, "season" with a season; a
+ * "custom" (or "detected": the period found in a series without
+ * timestamps), and "holidays"; multiplicative seasonalities flagged as
+ * such) and "ets" ("level", then "trend" with a trend, "season" with a season; a
  * multiplicative season is reported as (level + trend) (s - 1)).
  *
  * With @p horizon 0 the components cover the rows of @p x, and their sum is

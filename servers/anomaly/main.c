@@ -113,7 +113,7 @@ static const tsa_tool tools[] = {
      "\"explanation\": {\"type\": \"string\"}, \"fitted\": {\"type\": \"number\"}, "
      "\"components\": {\"type\": \"object\", \"additionalProperties\": {\"type\": [\"number\", \"null\"]}}, "
      "\"deviating_component\": {\"type\": \"string\", \"description\": \"trend, a seasonality's name "
-     "(yearly, weekly, daily, custom), holidays or noise\"}, "
+     "(yearly, weekly, daily, custom, detected), holidays or noise\"}, "
      "\"attribution\": {\"type\": \"object\", \"required\": [\"residual\", \"residual_sd\", \"in_holiday_window\", "
      "\"level_persistence\", \"seasonal_correlation\"], \"properties\": {\"residual\": {\"type\": \"number\"}, "
      "\"residual_sd\": {\"type\": \"number\"}, \"in_holiday_window\": {\"type\": \"boolean\"}, "
