@@ -893,6 +893,18 @@ cJSON *tsa_op_explain(tsa_svc *svc, const cJSON *req, tsa_svc_error *e)
             tsa_series hist = s.view;
             hist.length = at;
             if (can_forecast && at > ctx && at >= 2 && tsa_model_forecast(m, &hist, 1, 0.95, &fc) == TSA_OK) {
+                /* Prophet does not condition on past values: its forecast
+                 * from a history only places the step in time, and a
+                 * history without timestamps is placed at the end of
+                 * training, not at this point. Its fitted value at the
+                 * point (as scoring places the series) is the expectation,
+                 * with the one-step interval's half-widths around it. */
+                if (cv.c && cv.attribute && k == 1) {
+                    const double centre = cv.c->mean[at];
+                    fc->lower[0] = centre - (fc->mean[0] - fc->lower[0]);
+                    fc->upper[0] = centre + (fc->upper[0] - fc->mean[0]);
+                    fc->mean[0] = centre;
+                }
                 cJSON_AddItemToObject(x, "expected", tsa_json_matrix(fc->mean, 1, k, 1));
                 cJSON_AddItemToObject(x, "expected_lower", tsa_json_matrix(fc->lower, 1, k, 1));
                 cJSON_AddItemToObject(x, "expected_upper", tsa_json_matrix(fc->upper, 1, k, 1));

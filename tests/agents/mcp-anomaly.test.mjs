@@ -119,6 +119,16 @@ describe('MCP tsa-anomaly', () => {
       assert.equal(x.most_deviant_feature, 0);
       assert.match(x.explanation, /above/);
     }
+    // Prophet on values without timestamps: the expectation at each spike is
+    // the fitted value at that point (not the step after training).
+    const p = await callOk(client, 'explain_anomalies', { model_type: 'prophet', data: spiky, threshold: 0.99 });
+    for (const t of SPIKES) {
+      const x = p.explanations.find((y) => y.index === t);
+      assert.ok(x, `prophet missed the spike at ${t}: ${p.explanations.map((y) => y.index)}`);
+      assert.ok(Math.abs(x.expected[0] - clean[t][0]) < 1.5, `prophet expected ${x.expected[0]} at ${t}, clean ${clean[t][0]}`);
+      assert.ok(x.expected_lower[0] <= x.expected[0] && x.expected[0] <= x.expected_upper[0], JSON.stringify(x));
+      assert.ok(Math.abs(x.residual[0] - (x.value[0] - x.expected[0])) < 1e-9);
+    }
     // With the stored model too.
     const s = await callOk(client, 'explain_anomalies', { model_name: 'an_theta', data: gen.data, threshold: 0.99 });
     assert.ok(s.explanations.length >= 1 && s.explanations.every((x) => Array.isArray(x.expected) || typeof x.explanation === 'string'));
