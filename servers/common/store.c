@@ -152,7 +152,7 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void hex(const unsigned char *p, size_t n, char *out)
+void tsa_store_hex(const unsigned char *p, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     for (size_t k = 0; k < n; k++) {
@@ -168,7 +168,7 @@ static tsa_store_status sha256_hex(const void *p, size_t n, char out[65], char *
     unsigned int len = 0;
     if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL) != 1 || len != 32)
         return tsa_store_fail(err, TSA_STORE_ERROR, "SHA-256 failed");
-    hex(md, 32, out);
+    tsa_store_hex(md, 32, out);
     return TSA_STORE_OK;
 }
 
@@ -181,7 +181,7 @@ static tsa_store_status new_uuid(char out[37], char *err)
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     char h[33];
-    hex(b, 16, h);
+    tsa_store_hex(b, 16, h);
     snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
     return TSA_STORE_OK;
 }

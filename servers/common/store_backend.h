@@ -74,6 +74,9 @@ extern const db_backend tsa_store_pg_backend;
 tsa_store_status tsa_store_fail(char *err, tsa_store_status st, const char *fmt, ...)
     TSA_STORE_PRINTF(3, 4);
 
+/* @n bytes as 2n lowercase hex digits and a NUL, into @out. */
+void tsa_store_hex(const unsigned char *p, size_t n, char *out);
+
 /* Frees every cell and zeroes @r. */
 void tsa_store_res_clear(db_res *r);
 

@@ -136,23 +136,13 @@ void store_keyring_wipe(store_keyring *kr)
     kr->has_current = 0;
 }
 
-static void hex16(const unsigned char id[STORE_KEY_ID_LEN], char out[17])
-{
-    static const char digits[] = "0123456789abcdef";
-    for (int k = 0; k < STORE_KEY_ID_LEN; k++) {
-        out[2 * k] = digits[id[k] >> 4];
-        out[2 * k + 1] = digits[id[k] & 15];
-    }
-    out[16] = '\0';
-}
-
 void store_keyring_current_id(const store_keyring *kr, char out[17])
 {
     if (!kr->has_current) {
         out[0] = '\0';
         return;
     }
-    hex16(kr->id[0], out);
+    tsa_store_hex(kr->id[0], STORE_KEY_ID_LEN, out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -262,7 +252,7 @@ tsa_store_status store_unseal(const store_keyring *kr, const void *p, size_t n,
         k++;
     if (k == kr->n) {
         char hid[17];
-        hex16(id, hid);
+        tsa_store_hex(id, STORE_KEY_ID_LEN, hid);
         return tsa_store_fail(err, TSA_STORE_ERROR,
                               "was encrypted under key id %s, which is neither "
                               "TSA_ENCRYPTION_KEY nor in TSA_ENCRYPTION_KEY_PREVIOUS (the key "
