@@ -97,7 +97,8 @@ static tsa_status make_member(const tsa_model *m, const char *kind, tsa_model **
  * mean, and @tail, the mean of -log(1 - score), each member's tail
  * probability on a log scale (Fisher's method, "Statistical methods for
  * research workers", 1925): a member sure of an anomaly moves @tail far,
- * where averaging probabilities would squash it against 1. Both are 0
+ * where averaging probabilities would squash it against 1. @plain may be
+ * NULL when only @tail is wanted. Both are 0
  * before every scoring member has its context; @used receives how many
  * members scored and @skip the rows before all of them could. */
 static tsa_status member_mean_scores(const ensemble_state *s, const tsa_series *x, double *plain, double *tail,
@@ -106,7 +107,8 @@ static tsa_status member_mean_scores(const ensemble_state *s, const tsa_series *
     const size_t n = x->length;
     double *tmp = malloc(n * sizeof *tmp);
     TSA_FAIL_IF(!tmp, TSA_ENOMEM, "score: out of memory");
-    memset(plain, 0, n * sizeof *plain);
+    if (plain)
+        memset(plain, 0, n * sizeof *plain);
     memset(tail, 0, n * sizeof *tail);
     *used = 0;
     *skip = 0;
@@ -123,7 +125,8 @@ static tsa_status member_mean_scores(const ensemble_state *s, const tsa_series *
             break;
         }
         for (size_t t = 0; t < n; t++) {
-            plain[t] += tmp[t];
+            if (plain)
+                plain[t] += tmp[t];
             tail[t] += -log(fmax(1.0 - tmp[t], 1e-12));
         }
         (*used)++;
@@ -133,7 +136,8 @@ static tsa_status member_mean_scores(const ensemble_state *s, const tsa_series *
     if (rc != TSA_OK)
         return rc;
     for (size_t t = 0; *used && t < n; t++) {
-        plain[t] /= (double)*used;
+        if (plain)
+            plain[t] /= (double)*used;
         tail[t] /= (double)*used;
     }
     return TSA_OK;
@@ -144,15 +148,14 @@ static tsa_status member_mean_scores(const ensemble_state *s, const tsa_series *
 static void fit_score_calibration(ensemble_state *s, const tsa_series *train)
 {
     s->has_calib = 0;
-    double *plain = malloc(train->length * sizeof *plain), *tail = malloc(train->length * sizeof *tail);
+    double *tail = malloc(train->length * sizeof *tail);
     size_t used = 0, skip = 0;
-    if (plain && tail && member_mean_scores(s, train, plain, tail, &used, &skip) == TSA_OK && used &&
+    if (tail && member_mean_scores(s, train, NULL, tail, &used, &skip) == TSA_OK && used &&
         train->length > skip + 20 &&
         tsa_calibrator_fit(&s->calib, tail + skip, train->length - skip) == TSA_OK) {
         s->has_calib = 1;
         s->n_scoring = (uint32_t)used;
     }
-    free(plain);
     free(tail);
 }
 
@@ -284,23 +287,21 @@ static tsa_status ensemble_score(const tsa_model *m, const tsa_series *x, double
 {
     const ensemble_state *s = m->state;
     size_t used = 0, skip = 0;
-    double *plain = malloc(x->length * sizeof *plain);
-    TSA_FAIL_IF(!plain, TSA_ENOMEM, "score: out of memory");
-    tsa_status rc = member_mean_scores(s, x, plain, raw, &used, &skip);
-    if (rc == TSA_OK && !used)
-        rc = tsa_error(TSA_EUNSUPPORTED, "score: no member of this ensemble scores anomalies");
+    /* The plain mean goes straight into @calibrated, the log-scale one
+     * into @raw. */
+    TSA_TRY(member_mean_scores(s, x, calibrated, raw, &used, &skip));
+    TSA_FAIL_IF(!used, TSA_EUNSUPPORTED, "score: no member of this ensemble scores anomalies");
     /* The calibration holds for the members it was fitted with; a history
      * too short for some of them, or a model file from before it, keeps
      * the plain mean as both scores. */
     const int recalibrate = s->has_calib && used == s->n_scoring;
-    for (size_t t = 0; rc == TSA_OK && t < x->length; t++) {
+    for (size_t t = 0; t < x->length; t++) {
         if (!recalibrate)
-            raw[t] = calibrated[t] = plain[t];
+            raw[t] = calibrated[t];
         else
             calibrated[t] = t < skip ? 0.0 : tsa_calibrator_cdf(&s->calib, raw[t]);
     }
-    free(plain);
-    return rc;
+    return TSA_OK;
 }
 
 static tsa_status ensemble_save(const tsa_model *m, tsa_wbuf *w)
