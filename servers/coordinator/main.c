@@ -76,10 +76,10 @@ static cJSON *agent_error(const a2a_job *j)
 }
 
 /* model_name when the string names no kind, else model_type. */
-static void add_model(cJSON *args, const char *model, const char *fallback_kind)
+/* A model type when @model names a kind, else a stored model's name. */
+static void add_model(cJSON *args, const char *model)
 {
-    const char *m = model ? model : fallback_kind;
-    cJSON_AddStringToObject(args, tsa_kind_capabilities(m) ? "model_type" : "model_name", m);
+    cJSON_AddStringToObject(args, tsa_kind_capabilities(model) ? "model_type" : "model_name", model);
 }
 
 static const char *str_arg(const cJSON *a, const char *k, const char *def)
@@ -165,11 +165,11 @@ static cJSON *coordinated(void *ctx, const cJSON *args, tsa_tool_call *call, tsa
     a2a_job jobs[2];
     memset(jobs, 0, sizeof jobs);
     jobs[0] = (a2a_job){"forecasting", c->forecasting_url, "predict_forecasting", cJSON_CreateObject(), c->timeout_ms, NULL, "", 0};
-    add_model(jobs[0].args, fm, "multivariate");
+    add_model(jobs[0].args, fm);
     cJSON_AddItemToObject(jobs[0].args, "data", cJSON_Duplicate(data, 1));
     cJSON_AddNumberToObject(jobs[0].args, "steps_ahead", steps);
     jobs[1] = (a2a_job){"anomaly", c->anomaly_url, "detect_anomalies", cJSON_CreateObject(), c->timeout_ms, NULL, "", 0};
-    add_model(jobs[1].args, am, "hmm");
+    add_model(jobs[1].args, am);
     cJSON_AddItemToObject(jobs[1].args, "data", cJSON_Duplicate(data, 1));
     cJSON_AddNumberToObject(jobs[1].args, "threshold", thr);
     size_t n_jobs = 2;
@@ -264,7 +264,7 @@ static cJSON *ensemble_impl(coord *c, const cJSON *args, tsa_svc_error *e)
         jobs[i].skill = "predict_forecasting";
         jobs[i].timeout_ms = c->timeout_ms;
         jobs[i].args = cJSON_CreateObject();
-        add_model(jobs[i].args, it->valuestring, "multivariate");
+        add_model(jobs[i].args, it->valuestring);
         cJSON_AddItemToObject(jobs[i].args, "data", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(args, "data"), 1));
         cJSON_AddNumberToObject(jobs[i].args, "steps_ahead", num_arg(args, "steps_ahead", 10));
         i++;
@@ -367,7 +367,7 @@ static cJSON *anomaly_aware(void *ctx, const cJSON *args, tsa_tool_call *call, t
     double steps = num_arg(args, "steps_ahead", 10), thr = num_arg(args, "threshold", 0.95);
     /* 1. Explain the anomalies (gives the detector's expected values). */
     a2a_job ex = {"anomaly", c->anomaly_url, "explain_anomalies", cJSON_CreateObject(), c->timeout_ms, NULL, "", 0};
-    add_model(ex.args, am, "multivariate");
+    add_model(ex.args, am);
     cJSON_AddItemToObject(ex.args, "data", tsa_json_matrix(s.view.values, s.view.length, s.view.n_features, 0));
     cJSON_AddNumberToObject(ex.args, "threshold", thr);
     run_jobs(&ex, 1);
@@ -398,7 +398,7 @@ static cJSON *anomaly_aware(void *ctx, const cJSON *args, tsa_tool_call *call, t
     a2a_job fj[2];
     for (int i = 0; i < 2; i++) {
         fj[i] = (a2a_job){"forecasting", c->forecasting_url, "predict_forecasting", cJSON_CreateObject(), c->timeout_ms, NULL, "", 0};
-        add_model(fj[i].args, fm, "multivariate");
+        add_model(fj[i].args, fm);
         cJSON_AddItemToObject(fj[i].args, "data", tsa_json_matrix(i ? clean : s.view.values, s.view.length, k, 0));
         cJSON_AddNumberToObject(fj[i].args, "steps_ahead", steps);
     }
