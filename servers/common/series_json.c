@@ -277,71 +277,41 @@ void tsa_json_add_components(cJSON *out, const tsa_components *c)
     }
 }
 
-/* A (rows, cols) array of rows of numbers into @dst; cols is set by the
- * first matrix read (*cols == 0) and must match after. */
-static int read_matrix(const cJSON *m, const char *name, size_t rows, size_t *cols, double **dst,
-                       char *err, size_t err_len)
+/* One of a forecast's matrices, read as a series (the same forms and
+ * checks as request data) into @dst; it must have no missing value and,
+ * after the first (*rows == 0), the first one's shape. */
+static int read_part(const cJSON *obj, const char *name, size_t *rows, size_t *cols, double **dst, char *err,
+                     size_t err_len)
 {
-    if (!cJSON_IsArray(m) || (size_t)cJSON_GetArraySize(m) != rows || rows == 0) {
-        if (rows == 0)
-            snprintf(err, err_len, "%s: must be a non-empty array of rows", name);
-        else
-            snprintf(err, err_len, "%s: must be an array of %zu rows", name, rows);
+    tsa_owned_series s;
+    if (tsa_series_from_json(cJSON_GetObjectItemCaseSensitive(obj, name), name, &s, err, err_len) != 0)
+        return -1;
+    if (s.mask || (*rows && (s.view.length != *rows || s.view.n_features != *cols))) {
+        snprintf(err, err_len, "%s: %s", name,
+                 s.mask ? "must not hold missing values" : "must have the shape of predictions");
+        tsa_owned_series_free(&s);
         return -1;
     }
-    const cJSON *row0 = cJSON_GetArrayItem(m, 0);
-    size_t k = cJSON_IsArray(row0) ? (size_t)cJSON_GetArraySize(row0) : 0;
-    if (k == 0 || (*cols && k != *cols)) {
-        snprintf(err, err_len, "%s: rows must hold %s numbers", name, *cols ? "the same number of" : "some");
-        return -1;
-    }
-    *cols = k;
-    double *v = malloc(rows * k * sizeof *v);
-    if (!v) {
-        snprintf(err, err_len, "%s: out of memory", name);
-        return -1;
-    }
-    size_t t = 0;
-    const cJSON *row;
-    cJSON_ArrayForEach(row, m)
-    {
-        if (!cJSON_IsArray(row) || (size_t)cJSON_GetArraySize(row) != k) {
-            snprintf(err, err_len, "%s[%zu]: must be an array of %zu numbers", name, t, k);
-            free(v);
-            return -1;
-        }
-        size_t j = 0;
-        const cJSON *x;
-        cJSON_ArrayForEach(x, row)
-        {
-            if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
-                snprintf(err, err_len, "%s[%zu][%zu]: must be a finite number", name, t, j);
-                free(v);
-                return -1;
-            }
-            v[t * k + j++] = x->valuedouble;
-        }
-        t++;
-    }
-    *dst = v;
+    *rows = s.view.length;
+    *cols = s.view.n_features;
+    *dst = s.values;
+    s.values = NULL;
+    tsa_owned_series_free(&s);
     return 0;
 }
 
 int tsa_json_forecast_read(const cJSON *obj, tsa_forecast *fc, char *err, size_t err_len)
 {
     memset(fc, 0, sizeof *fc);
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(obj, "predictions");
     const cJSON *iv = cJSON_GetObjectItemCaseSensitive(obj, "interval");
-    size_t rows = cJSON_IsArray(p) ? (size_t)cJSON_GetArraySize(p) : 0, k = 0;
     if (!cJSON_IsNumber(iv) || !(iv->valuedouble > 0 && iv->valuedouble < 1)) {
         snprintf(err, err_len, "interval: must be a number in (0, 1)");
         return -1;
     }
-    if (read_matrix(p, "predictions", rows, &k, &fc->mean, err, err_len) < 0 ||
-        read_matrix(cJSON_GetObjectItemCaseSensitive(obj, "lower_bound"), "lower_bound", rows, &k, &fc->lower,
-                    err, err_len) < 0 ||
-        read_matrix(cJSON_GetObjectItemCaseSensitive(obj, "upper_bound"), "upper_bound", rows, &k, &fc->upper,
-                    err, err_len) < 0) {
+    size_t rows = 0, k = 0;
+    if (read_part(obj, "predictions", &rows, &k, &fc->mean, err, err_len) < 0 ||
+        read_part(obj, "lower_bound", &rows, &k, &fc->lower, err, err_len) < 0 ||
+        read_part(obj, "upper_bound", &rows, &k, &fc->upper, err, err_len) < 0) {
         tsa_json_forecast_clear(fc);
         return -1;
     }
