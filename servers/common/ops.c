@@ -1827,7 +1827,6 @@ typedef struct job_run {
     tsa_svc *svc;
     const char *id;
     double t_start;
-    double last_beat;
     _Atomic int stop;          /* set by the heartbeat: canceled or taken away */
 } job_run;
 
@@ -1886,7 +1885,6 @@ static int job_progress(const tsa_progress *p, void *user)
         eta = (int64_t)((now - jr->t_start) / (double)p->step * (double)(p->total - p->step) * 1000.0);
     tsa_store_status st = tsa_store_job_progress(jr->svc->store, jr->id, p->step, p->total,
                                                  p->train_loss, p->val_loss, eta, &stop, err);
-    jr->last_beat = now;
     return jr->svc->stopping || jr->stop || stop || st == TSA_STORE_CONFLICT || st == TSA_STORE_NOT_FOUND;
 }
 
@@ -1918,7 +1916,7 @@ static void run_job(tsa_svc *svc, tsa_store_job *job)
         cJSON_Delete(jreq);
         return;
     }
-    job_run jr = {svc, job->id, tsa_now(), tsa_now(), 0};
+    job_run jr = {svc, job->id, tsa_now(), 0};
     job_beat beat = {&jr, beat_interval(svc), 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
     pthread_t beat_thread;
     int beating = pthread_create(&beat_thread, NULL, beat_main, &beat) == 0;
