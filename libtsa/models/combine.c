@@ -92,7 +92,8 @@ static tsa_status combine_weights(const tsa_forecast *const *members, size_t n,
             double sd = implied_sd(members[i]);
             if (!(sd > 0) || !isfinite(sd))
                 equal = 1;
-            w[i] = equal ? 1.0 : 1.0 / sd;
+            else
+                w[i] = 1.0 / sd;
         }
         for (size_t i = 0; i < n; i++) {
             if (equal)
